@@ -1,0 +1,44 @@
+# Quick start: `make backtest` (install + default backtest) and `make test` (install + every test).
+# Both create .venv when missing and reinstall only when the packaging or Rust sources changed.
+PYTHON ?= $(shell command -v python3.12 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+RUST_SRC := $(shell find rust_ext/src -name '*.rs' 2>/dev/null) rust_ext/Cargo.toml
+BASE_STAMP := $(VENV)/.installed-base
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: backtest test install lint bench catalog
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 12), "quant-scalper needs Python 3.12, found " + sys.version.split()[0] + ": set PYTHON=/path/to/python3.12"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip "maturin>=1.7,<2"
+
+$(BASE_STAMP): $(BIN)/python pyproject.toml $(RUST_SRC)
+	$(BIN)/pip install --quiet --no-build-isolation -e .
+	touch $@
+
+$(TEST_STAMP): $(BASE_STAMP)
+	$(BIN)/pip install --quiet --no-build-isolation -e ".[test]"
+	touch $@
+
+install: $(BASE_STAMP)
+
+backtest: $(BASE_STAMP)
+	$(BIN)/quant-scalper backtest
+
+test: $(TEST_STAMP)
+	cargo test --quiet --manifest-path rust_ext/Cargo.toml
+	$(BIN)/python -m pytest -q
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check quant_scalper tests benchmarks
+	cargo fmt --manifest-path rust_ext/Cargo.toml --check
+	cargo clippy --quiet --manifest-path rust_ext/Cargo.toml --all-targets --features python -- -D warnings
+
+bench: $(BASE_STAMP)
+	$(BIN)/python benchmarks/bench_zscore.py
+	$(BIN)/python benchmarks/bench_backtest.py
+
+catalog: $(BASE_STAMP)
+	$(BIN)/quant-scalper catalog build

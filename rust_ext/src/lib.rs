@@ -1,0 +1,1 @@
+//! quant-scalper's Rust core: an O(1), numerically stable rolling z-score.
