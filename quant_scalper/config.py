@@ -1,0 +1,250 @@
+"""YAML configuration: one schema, loaded and validated before anything runs.
+
+A config file is a mapping of sections. Every key is checked against the schema, so a typo
+fails fast with the key's name and the valid ones, instead of silently taking a default.
+``--set section.key=value`` overrides are applied before validation; their values are parsed
+as YAML scalars (``--set strategy.entry_z=2.5``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from quant_scalper.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_BACKTEST_CONFIG = Path("configs") / "backtest.yaml"
+
+# The strategy section mirrors ZScoreMeanReversionConfig; kept here as data so the schema can be
+# checked without importing Nautilus.
+STRATEGY_KEYS = (
+    "instrument_id",
+    "bar_type",
+    "window",
+    "entry_z",
+    "exit_z",
+    "trade_size",
+    "stop_loss_usd_per_contract",
+    "take_profit_usd_per_contract",
+    "subscribe_quote_ticks",
+    "flatten_on_stop",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class VenueSettings:
+    """The simulated exchange: IB-like CME futures account (NETTING, MARGIN, USD)."""
+
+    name: str = "CME"
+    oms_type: str = "NETTING"
+    account_type: str = "MARGIN"
+    base_currency: str = "USD"
+    starting_balance: str = "100000 USD"
+    commission_per_contract: str = "0.62 USD"
+
+    def __post_init__(self) -> None:
+        _money("venue.starting_balance", self.starting_balance, positive=True)
+        _money("venue.commission_per_contract", self.commission_per_contract, positive=False)
+        if self.oms_type not in ("NETTING", "HEDGING"):
+            raise ConfigError(f"venue.oms_type must be NETTING or HEDGING, was {self.oms_type!r}")
+        if self.account_type not in ("MARGIN", "CASH"):
+            raise ConfigError(f"venue.account_type must be MARGIN or CASH, was {self.account_type!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class BacktestSettings:
+    """Everything a backtest run needs, validated: catalog, period, venue and strategy."""
+
+    catalog: Path
+    output_dir: Path
+    strategy: Mapping[str, Any]
+    venue: VenueSettings = dataclasses.field(default_factory=lambda: VenueSettings())
+    start: str | None = None
+    end: str | None = None
+    progress: bool = True
+    write_tearsheet: bool = True
+    log_level: str = "ERROR"
+
+    def replace(self, **changes: Any) -> BacktestSettings:
+        """Return a copy with some fields changed (used by sweeps and tests)."""
+        return dataclasses.replace(self, **changes)
+
+
+_BACKTEST_SECTIONS: dict[str, Any] = {
+    "catalog": str,
+    "output_dir": str,
+    "start": str,
+    "end": str,
+    "progress": bool,
+    "write_tearsheet": bool,
+    "log_level": str,
+    "venue": VenueSettings,
+    "strategy": STRATEGY_KEYS,
+}
+
+
+def load_backtest_settings(
+    path: Path | str | None = None,
+    overrides: Sequence[str] = (),
+) -> BacktestSettings:
+    """Read a backtest YAML file, apply ``key=value`` overrides and validate everything."""
+    config_path = _resolve_config_path(path)
+    raw = read_yaml(config_path)
+    for item in overrides:
+        apply_override(raw, item)
+    return backtest_settings_from_mapping(raw, base_dir=config_path.parent)
+
+
+def backtest_settings_from_mapping(raw: Mapping[str, Any], base_dir: Path) -> BacktestSettings:
+    """Validate a config mapping; relative paths are taken from ``base_dir``."""
+    _check_keys("the backtest config", raw, _BACKTEST_SECTIONS)
+    for required in ("catalog", "strategy"):
+        if required not in raw:
+            raise ConfigError(f"the backtest config has no '{required}' key: add it")
+    strategy = raw["strategy"]
+    if not isinstance(strategy, Mapping):
+        raise ConfigError("'strategy' must be a mapping of strategy settings")
+    _check_keys("strategy", strategy, dict.fromkeys(STRATEGY_KEYS))
+    for required in ("instrument_id", "bar_type"):
+        if required not in strategy:
+            raise ConfigError(f"strategy.{required} is missing: add it (e.g. see configs/backtest.yaml)")
+    validate_strategy_values(strategy)
+    venue_raw = raw.get("venue") or {}
+    _check_keys("venue", venue_raw, {f.name: None for f in dataclasses.fields(VenueSettings)})
+    return BacktestSettings(
+        catalog=_path(raw["catalog"], base_dir),
+        output_dir=_path(raw.get("output_dir", "output/backtest"), base_dir),
+        strategy=dict(strategy),
+        venue=VenueSettings(**{k: str(v) for k, v in venue_raw.items()}),
+        start=_optional_str(raw.get("start")),
+        end=_optional_str(raw.get("end")),
+        progress=bool(raw.get("progress", True)),
+        write_tearsheet=bool(raw.get("write_tearsheet", True)),
+        log_level=str(raw.get("log_level", "ERROR")).upper(),
+    )
+
+
+def validate_strategy_values(strategy: Mapping[str, Any]) -> None:
+    """Check the strategy numbers a trader can get wrong, with messages naming the key."""
+    window = strategy.get("window", 20)
+    if not isinstance(window, int) or isinstance(window, bool) or window < 2:
+        raise ConfigError(f"strategy.window must be a whole number >= 2, was {window!r}")
+    entry_z = _number("strategy.entry_z", strategy.get("entry_z", 2.0))
+    exit_z = _number("strategy.exit_z", strategy.get("exit_z", 0.5))
+    if exit_z < 0:
+        raise ConfigError(f"strategy.exit_z must be >= 0, was {exit_z}")
+    if entry_z <= exit_z:
+        raise ConfigError(
+            f"strategy.entry_z ({entry_z}) must be greater than strategy.exit_z ({exit_z}): "
+            "otherwise a position would close on the bar that opened it",
+        )
+    size = strategy.get("trade_size", 1)
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        raise ConfigError(f"strategy.trade_size must be a whole number of contracts > 0, was {size!r}")
+    for key in ("stop_loss_usd_per_contract", "take_profit_usd_per_contract"):
+        if key in strategy:
+            value = _decimal(f"strategy.{key}", strategy[key])
+            if value <= 0:
+                raise ConfigError(f"strategy.{key} must be > 0 USD, was {value}")
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse a YAML mapping, expanding ``${ENV_VAR}`` references; errors name the file."""
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist: pass --config with a valid path")
+    text = os.path.expandvars(path.read_text(encoding="utf-8"))
+    unresolved = re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text)
+    if unresolved:
+        raise ConfigError(f"{path}: environment variable(s) not set: {', '.join(sorted(set(unresolved)))}")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings at the top level")
+    return data
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Apply one ``dotted.key=value`` override in place; the value is parsed as YAML."""
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set expects key=value (e.g. strategy.entry_z=2.5), got {item!r}")
+    parts = key.strip().split(".")
+    target = raw
+    for part in parts[:-1]:
+        node = target.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {key}: '{part}' is a value, not a section")
+        target = node
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value
+    if parts[-1] in ("catalog", "output_dir") and len(parts) == 1 and parsed is not None:
+        parsed = str(Path(str(parsed)).resolve())  # command-line paths are relative to the cwd
+    target[parts[-1]] = parsed
+
+
+def _resolve_config_path(path: Path | str | None) -> Path:
+    if path is not None:
+        return Path(path).expanduser().resolve()
+    local = Path.cwd() / DEFAULT_BACKTEST_CONFIG
+    return local if local.is_file() else REPO_ROOT / DEFAULT_BACKTEST_CONFIG
+
+
+def _check_keys(where: str, given: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
+    if not isinstance(given, Mapping):
+        raise ConfigError(f"{where} must be a mapping of settings")
+    for key in given:
+        if key not in schema:
+            hint = difflib.get_close_matches(str(key), list(schema), n=1)
+            did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
+            raise ConfigError(
+                f"unknown key '{key}' in {where}{did_you_mean}; valid keys: {', '.join(schema)}",
+            )
+
+
+def _path(value: Any, base_dir: Path) -> Path:
+    path = Path(str(value)).expanduser()
+    return path if path.is_absolute() else (base_dir / path).resolve()
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _number(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{key} must be a number, was {value!r}")
+    return float(value)
+
+
+def _decimal(key: str, value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ConfigError(f"{key} must be a number, was {value!r}")
+    try:
+        return Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ConfigError(f"{key} must be a number, was {value!r}") from exc
+
+
+def _money(key: str, value: str, positive: bool) -> Decimal:
+    parts = str(value).split()
+    if len(parts) != 2 or parts[1] != "USD":
+        raise ConfigError(f"{key} must be an amount in USD like '0.62 USD', was {value!r}")
+    amount = _decimal(key, parts[0])
+    if amount < 0 or (positive and amount == 0):
+        raise ConfigError(f"{key} must be {'>' if positive else '>='} 0, was {value!r}")
+    return amount

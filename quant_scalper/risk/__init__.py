@@ -1,0 +1,53 @@
+"""Risk controls as pure logic: session calendar, circuit breakers and their persisted state.
+
+No Nautilus imports here; the strategy feeds these classes events and explicit times and acts on
+their answers (cancel, flatten, block entries, persist).
+"""
+
+from quant_scalper.risk.breakers import (
+    MAX_TRIPS_KEPT,
+    CircuitBreakers,
+    Decision,
+    RiskLimits,
+    RiskState,
+    Rule,
+    Trip,
+)
+from quant_scalper.risk.session import (
+    CME_EQUITY_INDEX,
+    CME_EQUITY_INDEX_2013,
+    RiskConfigError,
+    SessionSchedule,
+)
+from quant_scalper.risk.state_store import (
+    RISK_STATE_KEY,
+    RISK_STATE_SCHEMA_VERSION,
+    CorruptRiskStateError,
+    RiskStateError,
+    RiskStateStore,
+    UnknownRiskStateVersionError,
+    risk_state_from_bytes,
+    risk_state_to_bytes,
+)
+
+__all__ = [
+    "CME_EQUITY_INDEX",
+    "CME_EQUITY_INDEX_2013",
+    "MAX_TRIPS_KEPT",
+    "RISK_STATE_KEY",
+    "RISK_STATE_SCHEMA_VERSION",
+    "CircuitBreakers",
+    "CorruptRiskStateError",
+    "Decision",
+    "RiskConfigError",
+    "RiskLimits",
+    "RiskState",
+    "RiskStateError",
+    "RiskStateStore",
+    "Rule",
+    "SessionSchedule",
+    "Trip",
+    "UnknownRiskStateVersionError",
+    "risk_state_from_bytes",
+    "risk_state_to_bytes",
+]

@@ -1,0 +1,89 @@
+"""Z-score mean-reversion signal rules: pure logic, no Nautilus imports.
+
+The rules, for a z-score ``z`` of the latest close and the current position:
+
+- flat and ``z >= +entry_z``: enter short (price stretched above its mean);
+- flat and ``z <= -entry_z``: enter long;
+- in a position and ``|z| <= exit_z``: exit (price reverted towards the mean);
+- long and ``z >= +entry_z`` (or short and ``z <= -entry_z``), the opposite extreme: exit.
+  It does NOT reverse on the same bar: a new entry needs a flat book, so the next bar may
+  enter the other way if the extreme persists. One order in flight at a time keeps live
+  order handling simple and safe.
+- anything else: hold. A position that keeps stretching further against us is left to the
+  bracket's stop loss.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from enum import Enum
+
+
+class Side(Enum):
+    """Which way the book is positioned."""
+
+    FLAT = "FLAT"
+    LONG = "LONG"
+    SHORT = "SHORT"
+
+
+class Action(Enum):
+    """What the strategy should do on this bar."""
+
+    HOLD = "HOLD"
+    ENTER_LONG = "ENTER_LONG"
+    ENTER_SHORT = "ENTER_SHORT"
+    EXIT = "EXIT"
+
+
+@dataclass(frozen=True, slots=True)
+class SignalRules:
+    """Entry and exit thresholds in standard deviations; ``entry_z`` must exceed ``exit_z``."""
+
+    entry_z: float
+    exit_z: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.entry_z) and math.isfinite(self.exit_z)):
+            raise ValueError("entry_z and exit_z must be finite numbers")
+        if self.exit_z < 0:
+            raise ValueError(f"exit_z must be >= 0, was {self.exit_z}")
+        if self.entry_z <= self.exit_z:
+            raise ValueError(
+                f"entry_z ({self.entry_z}) must be greater than exit_z ({self.exit_z}): "
+                "otherwise a new position would be closed on the bar that opened it",
+            )
+
+    def decide(self, z: float | None, side: Side) -> Action:
+        """Return the action for z-score ``z`` (None while warming up) given the position."""
+        if z is None:
+            return Action.HOLD
+        if side is Side.FLAT:
+            if z >= self.entry_z:
+                return Action.ENTER_SHORT
+            if z <= -self.entry_z:
+                return Action.ENTER_LONG
+            return Action.HOLD
+        if abs(z) <= self.exit_z:
+            return Action.EXIT
+        if side is Side.LONG and z >= self.entry_z:
+            return Action.EXIT
+        if side is Side.SHORT and z <= -self.entry_z:
+            return Action.EXIT
+        return Action.HOLD
+
+
+def usd_to_points(usd_per_contract: Decimal, multiplier: Decimal, tick_size: Decimal) -> Decimal:
+    """Convert a per-contract dollar distance into price points rounded to the nearest tick.
+
+    MES (multiplier 5, tick 0.25): $200 -> 40.00 points, $300 -> 60.00 points. Halves round up,
+    and the result is at least one tick so a bracket leg never sits at the entry price.
+    """
+    if usd_per_contract <= 0:
+        raise ValueError(f"a dollar distance per contract must be > 0, was {usd_per_contract}")
+    if multiplier <= 0 or tick_size <= 0:
+        raise ValueError("multiplier and tick_size must be > 0")
+    ticks = (usd_per_contract / multiplier / tick_size).quantize(Decimal(1), ROUND_HALF_UP)
+    return max(ticks, Decimal(1)) * tick_size
