@@ -57,7 +57,9 @@ class VenueSettings:
         if self.oms_type not in ("NETTING", "HEDGING"):
             raise ConfigError(f"venue.oms_type must be NETTING or HEDGING, was {self.oms_type!r}")
         if self.account_type not in ("MARGIN", "CASH"):
-            raise ConfigError(f"venue.account_type must be MARGIN or CASH, was {self.account_type!r}")
+            raise ConfigError(
+                f"venue.account_type must be MARGIN or CASH, was {self.account_type!r}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +118,9 @@ def backtest_settings_from_mapping(raw: Mapping[str, Any], base_dir: Path) -> Ba
     _check_keys("strategy", strategy, dict.fromkeys(STRATEGY_KEYS))
     for required in ("instrument_id", "bar_type"):
         if required not in strategy:
-            raise ConfigError(f"strategy.{required} is missing: add it (e.g. see configs/backtest.yaml)")
+            raise ConfigError(
+                f"strategy.{required} is missing: add it (e.g. see configs/backtest.yaml)"
+            )
     validate_strategy_values(strategy)
     venue_raw = raw.get("venue") or {}
     _check_keys("venue", venue_raw, {f.name: None for f in dataclasses.fields(VenueSettings)})
@@ -149,7 +153,9 @@ def validate_strategy_values(strategy: Mapping[str, Any]) -> None:
         )
     size = strategy.get("trade_size", 1)
     if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
-        raise ConfigError(f"strategy.trade_size must be a whole number of contracts > 0, was {size!r}")
+        raise ConfigError(
+            f"strategy.trade_size must be a whole number of contracts > 0, was {size!r}"
+        )
     for key in ("stop_loss_usd_per_contract", "take_profit_usd_per_contract"):
         if key in strategy:
             value = _decimal(f"strategy.{key}", strategy[key])
@@ -164,7 +170,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
     text = os.path.expandvars(path.read_text(encoding="utf-8"))
     unresolved = re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text)
     if unresolved:
-        raise ConfigError(f"{path}: environment variable(s) not set: {', '.join(sorted(set(unresolved)))}")
+        raise ConfigError(
+            f"{path}: environment variable(s) not set: {', '.join(sorted(set(unresolved)))}"
+        )
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -24,7 +24,9 @@ def test_override_changes_a_value() -> None:
     assert settings.strategy["window"] == 30
 
 
-def test_override_paths_are_relative_to_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_override_paths_are_relative_to_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     settings = load_backtest_settings(DEFAULT, ["output_dir=out"])
     assert settings.output_dir == tmp_path / "out"
@@ -33,16 +35,32 @@ def test_override_paths_are_relative_to_cwd(tmp_path: Path, monkeypatch: pytest.
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("strategy.entry=2.5", r"unknown key 'entry' in strategy \(did you mean 'entry_z'\?\); valid keys: instrument_id"),
+        (
+            "strategy.entry=2.5",
+            r"unknown key 'entry' in strategy \(did you mean 'entry_z'\?\); "
+            r"valid keys: instrument_id",
+        ),
         ("catalgo=x", r"unknown key 'catalgo' in the backtest config \(did you mean 'catalog'\?\)"),
         ("venue.comission_per_contract=1 USD", r"unknown key 'comission_per_contract' in venue"),
-        ("strategy.entry_z=0.4", r"strategy.entry_z \(0.4\) must be greater than strategy.exit_z \(0.5\)"),
+        (
+            "strategy.entry_z=0.4",
+            r"strategy.entry_z \(0.4\) must be greater than strategy.exit_z \(0.5\)",
+        ),
         ("strategy.window=1", r"strategy.window must be a whole number >= 2, was 1"),
-        ("strategy.trade_size=-1", r"strategy.trade_size must be a whole number of contracts > 0, was -1"),
-        ("strategy.stop_loss_usd_per_contract=-5", r"strategy.stop_loss_usd_per_contract must be > 0 USD"),
+        (
+            "strategy.trade_size=-1",
+            r"strategy.trade_size must be a whole number of contracts > 0, was -1",
+        ),
+        (
+            "strategy.stop_loss_usd_per_contract=-5",
+            r"strategy.stop_loss_usd_per_contract must be > 0 USD",
+        ),
         ("strategy.exit_z=-0.1", r"strategy.exit_z must be >= 0"),
         ("strategy.entry_z=abc", r"strategy.entry_z must be a number, was 'abc'"),
-        ("venue.commission_per_contract=0.62", r"venue.commission_per_contract must be an amount in USD"),
+        (
+            "venue.commission_per_contract=0.62",
+            r"venue.commission_per_contract must be an amount in USD",
+        ),
         ("venue.oms_type=NETTNG", r"venue.oms_type must be NETTING or HEDGING"),
         ("bad-override", r"--set expects key=value"),
     ],
@@ -68,7 +86,7 @@ def test_unset_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("QS_TEST_UNSET", raising=False)
     path = tmp_path / "env.yaml"
     path.write_text("catalog: ${QS_TEST_UNSET}\nstrategy: {instrument_id: MES.CME, bar_type: x}\n")
-    with pytest.raises(ConfigError, match="environment variable.*QS_TEST_UNSET"):
+    with pytest.raises(ConfigError, match=r"environment variable.*QS_TEST_UNSET"):
         load_backtest_settings(path)
 
 

@@ -66,7 +66,7 @@ def summarize_trades(trades: Sequence[ClosedTrade], starting_balance: Decimal) -
     net = sum((t.realized_pnl for t in ordered), Decimal(0))
     fees = sum((t.fees for t in ordered), Decimal(0))
     dd_usd, dd_pct = max_drawdown(
-        [starting_balance] + _cumulative(starting_balance, [t.realized_pnl for t in ordered]),
+        [starting_balance, *_cumulative(starting_balance, [t.realized_pnl for t in ordered])],
     )
     holding = [t.holding_time for t in ordered]
     return TradeSummary(

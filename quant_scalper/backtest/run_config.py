@@ -1,0 +1,203 @@
+"""Turn validated ``BacktestSettings`` into a Nautilus ``BacktestRunConfig``.
+
+Contract rolls: the strategy's ``instrument_id`` is either one contract (``MESZ3.CME``) or a
+contract root in IB's continuous symbology (``MES.CME``). A root means "the front month": every
+contract of that root in the catalog is traded while it is front (the catalog stores each day's
+front-month bars only), by its own strategy instance in the same engine and account. The
+z-score warms up afresh on each contract, since the roll spread would otherwise look like a
+signal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from nautilus_trader.backtest.config import (
+    BacktestDataConfig,
+    BacktestEngineConfig,
+    BacktestRunConfig,
+    BacktestVenueConfig,
+    ImportableFeeModelConfig,
+)
+from nautilus_trader.common.config import ImportableActorConfig, LoggingConfig
+from nautilus_trader.model.data import Bar, BarType, QuoteTick
+from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.trading.config import ImportableStrategyConfig
+
+from quant_scalper.config import BacktestSettings
+from quant_scalper.data.catalog_builder import ContractSegment, catalog_segments
+from quant_scalper.errors import CatalogError, ConfigError
+from quant_scalper.instruments import SPECS
+
+STRATEGY_PATH = "quant_scalper.strategy:ZScoreMeanReversion"
+STRATEGY_CONFIG_PATH = "quant_scalper.strategy:ZScoreMeanReversionConfig"
+TRADER_ID = "BACKTESTER-001"
+
+
+@dataclass(frozen=True)
+class TradedContract:
+    """One contract the backtest trades, with the bars its strategy instance uses."""
+
+    instrument_id: str
+    bar_type: str
+    bar_count: int
+
+
+def resolve_contracts(settings: BacktestSettings) -> list[TradedContract]:
+    """The contracts to trade and their bar types, checked against the catalog."""
+    try:
+        instrument_id = InstrumentId.from_str(str(settings.strategy["instrument_id"]))
+    except ValueError as exc:
+        raise ConfigError(
+            f"strategy.instrument_id {settings.strategy['instrument_id']!r} is not an "
+            "instrument id like MES.CME (front month) or MESZ3.CME (one contract)",
+        ) from exc
+    try:
+        bar_type = BarType.from_str(str(settings.strategy["bar_type"]))
+    except ValueError as exc:
+        raise ConfigError(
+            f"strategy.bar_type {settings.strategy['bar_type']!r} is not a bar type like "
+            "MES.CME-1-MINUTE-LAST-EXTERNAL",
+        ) from exc
+    if bar_type.instrument_id != instrument_id:
+        raise ConfigError(
+            f"strategy.bar_type {bar_type} is for {bar_type.instrument_id}, not for "
+            f"strategy.instrument_id {instrument_id}: make them name the same instrument",
+        )
+    symbol = instrument_id.symbol.value
+    root = symbol if symbol in SPECS else _root_of(symbol)
+    segments = catalog_segments(settings.catalog, root, settings.start, settings.end)
+    if symbol not in SPECS:
+        segments = [s for s in segments if s.instrument_id == str(instrument_id)]
+        if not segments:
+            raise CatalogError(
+                f"{instrument_id} has no bars in {settings.catalog} between "
+                f"{settings.start or 'the start'} and {settings.end or 'the end'}; "
+                "contracts there: "
+                f"{', '.join(_available(settings.catalog, root)) or 'none'}",
+            )
+    contracts = [_traded(segment, bar_type) for segment in segments]
+    for contract in contracts:
+        _check_bar_type_in_catalog(settings.catalog, contract.bar_type)
+    return contracts
+
+
+def build_run_config(
+    settings: BacktestSettings, contracts: list[TradedContract]
+) -> BacktestRunConfig:
+    """A ``BacktestRunConfig`` with one strategy instance per traded contract."""
+    catalog_path = str(settings.catalog)
+    instrument_ids = [c.instrument_id for c in contracts]
+    venue = settings.venue
+    strategies = [
+        ImportableStrategyConfig(
+            strategy_path=STRATEGY_PATH,
+            config_path=STRATEGY_CONFIG_PATH,
+            config=_strategy_config(settings, contract),
+        )
+        for contract in contracts
+    ]
+    actors = []
+    if settings.progress:
+        actors.append(
+            ImportableActorConfig(
+                actor_path="quant_scalper.backtest.progress:BacktestProgress",
+                config_path="quant_scalper.backtest.progress:BacktestProgressConfig",
+                config={
+                    "bar_types": [c.bar_type for c in contracts],
+                    "total_bars": sum(c.bar_count for c in contracts),
+                },
+            ),
+        )
+    return BacktestRunConfig(
+        venues=[
+            BacktestVenueConfig(
+                name=venue.name,
+                oms_type=venue.oms_type,
+                account_type=venue.account_type,
+                base_currency=venue.base_currency,
+                starting_balances=[venue.starting_balance],
+                fee_model=ImportableFeeModelConfig(
+                    fee_model_path="nautilus_trader.backtest.models:PerContractFeeModel",
+                    config_path="nautilus_trader.backtest.config:PerContractFeeModelConfig",
+                    config={"commission": venue.commission_per_contract},
+                ),
+                # Fills and stop/target triggers use the real bid/ask quote ticks; the trade
+                # bars only drive the signal.
+                bar_execution=False,
+            ),
+        ],
+        # Quotes first: at equal timestamps the bar-close quote reaches the venue before the bar
+        # reaches the strategy, so a market order sent from on_bar fills at that bid/ask.
+        data=[
+            BacktestDataConfig(
+                catalog_path=catalog_path,
+                data_cls=QuoteTick,
+                instrument_ids=instrument_ids,
+                start_time=settings.start,
+                end_time=settings.end,
+            ),
+            BacktestDataConfig(
+                catalog_path=catalog_path,
+                data_cls=Bar,
+                bar_types=[c.bar_type for c in contracts],
+                start_time=settings.start,
+                end_time=settings.end,
+            ),
+        ],
+        engine=BacktestEngineConfig(
+            trader_id=TRADER_ID,
+            strategies=strategies,
+            actors=actors,
+            logging=LoggingConfig(log_level=settings.log_level, bypass_logging=False),
+        ),
+        raise_exception=True,
+        dispose_on_completion=False,
+    )
+
+
+def _strategy_config(settings: BacktestSettings, contract: TradedContract) -> dict[str, object]:
+    config: dict[str, object] = {
+        key: (str(value) if key.endswith("_usd_per_contract") else value)
+        for key, value in settings.strategy.items()
+    }
+    config["instrument_id"] = contract.instrument_id
+    config["bar_type"] = contract.bar_type
+    config["order_id_tag"] = InstrumentId.from_str(contract.instrument_id).symbol.value
+    return config
+
+
+def _traded(segment: ContractSegment, bar_type: BarType) -> TradedContract:
+    spec = bar_type.spec
+    source = bar_type.aggregation_source.name
+    return TradedContract(
+        instrument_id=segment.instrument_id,
+        bar_type=f"{segment.instrument_id}-{spec}-{source}",
+        bar_count=segment.bar_count,
+    )
+
+
+def _root_of(symbol: str) -> str:
+    for root in sorted(SPECS, key=len, reverse=True):
+        if symbol.startswith(root) and len(symbol) == len(root) + 2:
+            return root
+    raise ConfigError(
+        f"strategy.instrument_id symbol {symbol!r} is neither a contract root "
+        f"({', '.join(SPECS)}) nor a contract like MESZ3",
+    )
+
+
+def _available(catalog: Path, root: str) -> list[str]:
+    return [s.instrument_id for s in catalog_segments(catalog, root)]
+
+
+def _check_bar_type_in_catalog(catalog: Path, bar_type: str) -> None:
+    folder = catalog / "data" / "bar" / bar_type
+    if not folder.is_dir():
+        have = sorted(p.name for p in (catalog / "data" / "bar").glob("*"))
+        raise CatalogError(
+            f"bar type {bar_type} is not in the catalog {catalog}; it has: "
+            f"{', '.join(have) or 'no bars'}. Fix strategy.bar_type "
+            "(the bundled catalog has 1-MINUTE-LAST-EXTERNAL bars)",
+        )

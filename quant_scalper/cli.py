@@ -1,0 +1,82 @@
+"""The ``quant-scalper`` command line: backtests and catalog building."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from quant_scalper.errors import QuantScalperError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``quant-scalper`` console script; returns the process exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except QuantScalperError as exc:
+        print(f"quant-scalper: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("quant-scalper: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="quant-scalper",
+        description="Z-score mean reversion on CME MES futures with NautilusTrader.",
+    )
+    commands = parser.add_subparsers(title="commands")
+
+    backtest = commands.add_parser("backtest", help="run a backtest on the Parquet catalog")
+    backtest.add_argument(
+        "--config", type=Path, default=None, help="YAML config (default: configs/backtest.yaml)"
+    )
+    backtest.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set strategy.entry_z=2.5 (repeatable)",
+    )
+    backtest.set_defaults(handler=_backtest)
+
+    catalog = commands.add_parser("catalog", help="build the bundled data catalog")
+    catalog_commands = catalog.add_subparsers(title="catalog commands")
+    build = catalog_commands.add_parser("build", help="rebuild catalog/ from the LEAN ES zips")
+    build.add_argument("--source", type=Path, default=None, help="folder of LEAN daily zips")
+    build.add_argument("--catalog", type=Path, default=None, help="catalog folder to write")
+    build.set_defaults(handler=_catalog_build)
+    return parser
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from quant_scalper.backtest.report import format_report
+    from quant_scalper.backtest.runner import run_backtest
+    from quant_scalper.config import load_backtest_settings
+
+    settings = load_backtest_settings(args.config, args.overrides)
+    outcome = run_backtest(settings)
+    print(format_report(outcome))
+    return 0
+
+
+def _catalog_build(args: argparse.Namespace) -> int:
+    from quant_scalper.data import catalog_builder
+
+    source = args.source or catalog_builder.DEFAULT_SOURCE_DIR
+    target = args.catalog or catalog_builder.DEFAULT_CATALOG_DIR
+    summary = catalog_builder.build_catalog(source, target)
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
