@@ -1,0 +1,1 @@
+"""Market data for quant-scalper: the LEAN reader and the bundled Parquet catalog builder."""
