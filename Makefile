@@ -15,11 +15,11 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip "maturin>=1.7,<2"
 
 $(BASE_STAMP): $(BIN)/python pyproject.toml $(RUST_SRC)
-	$(BIN)/pip install --quiet --no-build-isolation -e .
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pip install --quiet --no-build-isolation -e .
 	touch $@
 
 $(TEST_STAMP): $(BASE_STAMP)
-	$(BIN)/pip install --quiet --no-build-isolation -e ".[test]"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pip install --quiet --no-build-isolation -e ".[test]"
 	touch $@
 
 install: $(BASE_STAMP)
