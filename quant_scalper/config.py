@@ -70,6 +70,10 @@ class BacktestSettings:
     output_dir: Path
     strategy: Mapping[str, Any]
     venue: VenueSettings = dataclasses.field(default_factory=lambda: VenueSettings())
+    risk: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    risk_engine: RiskEngineSettings = dataclasses.field(
+        default_factory=lambda: RiskEngineSettings()
+    )
     start: str | None = None
     end: str | None = None
     progress: bool = True
@@ -79,6 +83,46 @@ class BacktestSettings:
     def replace(self, **changes: Any) -> BacktestSettings:
         """Return a copy with some fields changed (used by sweeps and tests)."""
         return dataclasses.replace(self, **changes)
+
+
+# The risk section feeds the strategy's circuit-breaker fields (one schema for backtest and live).
+RISK_KEYS = (
+    "daily_loss_limit_usd",
+    "max_consecutive_losses",
+    "pause_minutes",
+    "max_holding_minutes",
+    "entry_guard_minutes",
+    "flatten_before_halt",
+    "session_halt",
+    "session_open",
+    "session_breaks",
+    "session_tz",
+    "state_dir",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class RiskEngineSettings:
+    """Nautilus ``RiskEngineConfig`` values; the notional cap is per order, in USD."""
+
+    max_order_submit_rate: str = "100/00:00:01"
+    max_order_modify_rate: str = "100/00:00:01"
+    max_notional_per_order_usd: int | None = None  # None: trade_size x multiplier x 10,000
+
+    def __post_init__(self) -> None:
+        for key in ("max_order_submit_rate", "max_order_modify_rate"):
+            value = getattr(self, key)
+            if not re.fullmatch(r"\d+/\d\d:\d\d:\d\d", str(value)):
+                raise ConfigError(
+                    f"risk_engine.{key} must look like '100/00:00:01' (orders per HH:MM:SS), "
+                    f"was {value!r}",
+                )
+        cap = self.max_notional_per_order_usd
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap <= 0):
+            raise ConfigError(
+                f"risk_engine.max_notional_per_order_usd must be a whole number of USD > 0, "
+                f"was {cap!r}",
+            )
 
 
 _BACKTEST_SECTIONS: dict[str, Any] = {
@@ -91,6 +135,8 @@ _BACKTEST_SECTIONS: dict[str, Any] = {
     "log_level": str,
     "venue": VenueSettings,
     "strategy": STRATEGY_KEYS,
+    "risk": RISK_KEYS,
+    "risk_engine": RiskEngineSettings,
 }
 
 
@@ -124,11 +170,22 @@ def backtest_settings_from_mapping(raw: Mapping[str, Any], base_dir: Path) -> Ba
     validate_strategy_values(strategy)
     venue_raw = raw.get("venue") or {}
     _check_keys("venue", venue_raw, {f.name: None for f in dataclasses.fields(VenueSettings)})
+    risk = raw.get("risk") or {}
+    _check_keys("risk", risk, dict.fromkeys(RISK_KEYS))
+    validate_risk_values(risk)
+    if risk.get("state_dir") is not None:
+        risk = {**risk, "state_dir": str(_path(risk["state_dir"], base_dir))}
+    engine_raw = raw.get("risk_engine") or {}
+    _check_keys(
+        "risk_engine", engine_raw, {f.name: None for f in dataclasses.fields(RiskEngineSettings)}
+    )
     return BacktestSettings(
         catalog=_path(raw["catalog"], base_dir),
         output_dir=_path(raw.get("output_dir", "output/backtest"), base_dir),
         strategy=dict(strategy),
         venue=VenueSettings(**{k: str(v) for k, v in venue_raw.items()}),
+        risk=dict(risk),
+        risk_engine=RiskEngineSettings(**engine_raw),
         start=_optional_str(raw.get("start")),
         end=_optional_str(raw.get("end")),
         progress=bool(raw.get("progress", True)),
@@ -161,6 +218,35 @@ def validate_strategy_values(strategy: Mapping[str, Any]) -> None:
             value = _decimal(f"strategy.{key}", strategy[key])
             if value <= 0:
                 raise ConfigError(f"strategy.{key} must be > 0 USD, was {value}")
+
+
+def validate_risk_values(risk: Mapping[str, Any]) -> None:
+    """Build the pure risk objects once so a bad limit or session time fails before running."""
+    from quant_scalper.risk import RiskLimits, SessionSchedule, parse_clock_range, parse_clock_time
+
+    limit = risk.get("daily_loss_limit_usd", 500)
+    if isinstance(limit, float):
+        limit = _decimal("risk.daily_loss_limit_usd", limit)
+    try:
+        RiskLimits(
+            daily_loss_limit=limit,
+            max_consecutive_losses=risk.get("max_consecutive_losses", 3),
+            pause_minutes=risk.get("pause_minutes", 30),
+            max_holding_minutes=risk.get("max_holding_minutes", 120),
+            entry_guard_minutes=risk.get("entry_guard_minutes", 15),
+            flatten_before_halt=risk.get("flatten_before_halt", True),
+        )
+        breaks = risk.get("session_breaks") or []
+        if isinstance(breaks, str):
+            raise ConfigError("risk.session_breaks must be a list like ['15:15-15:30']")
+        SessionSchedule(
+            halt_start=parse_clock_time("risk.session_halt", risk.get("session_halt", "16:00")),
+            session_open=parse_clock_time("risk.session_open", risk.get("session_open", "17:00")),
+            tz=risk.get("session_tz", "America/Chicago"),
+            breaks=tuple(parse_clock_range(b) for b in breaks),
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"risk: {exc}") from exc
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from nautilus_trader.config import PositiveInt, StrategyConfig
+from nautilus_trader.common.events import TimeEvent
+from nautilus_trader.config import NonNegativeInt, PositiveInt, StrategyConfig
 from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.enums import ContingencyType, OrderSide, TimeInForce
 from nautilus_trader.model.events import (
@@ -19,7 +21,23 @@ from nautilus_trader.model.objects import Price
 from nautilus_trader.trading.strategy import Strategy
 
 from quant_scalper.indicators import ZScore
+from quant_scalper.risk import (
+    RISK_STATE_KEY,
+    CircuitBreakers,
+    RiskLimits,
+    RiskState,
+    RiskStateError,
+    RiskStateStore,
+    Rule,
+    SessionSchedule,
+    Trip,
+    parse_clock_range,
+    parse_clock_time,
+    risk_state_from_bytes,
+    risk_state_to_bytes,
+)
 from quant_scalper.signals import Action, Side, SignalRules, usd_to_points
+from quant_scalper.trading_state import TRADING_STATE_TOPIC
 
 
 class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
@@ -50,6 +68,30 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
     flatten_on_stop : bool, default False
         Cancel orders and flatten when the strategy stops. Off by default: a restart should
         leave the position protected by its bracket at the broker, not close it.
+    daily_loss_limit_usd : Decimal, default 500
+        Realized (net of fees) plus open P&L of the CME trading day at or below minus this:
+        cancel, flatten, no new entries until the next trading day (17:00 America/Chicago).
+    max_consecutive_losses : int, default 3
+        This many losing trades in a row (net of fees) pause new entries...
+    pause_minutes : int, default 30
+        ...for this many minutes. A winner resets the count.
+    max_holding_minutes : int or None, default 120
+        Close a position at market when it is this old (None disables).
+    entry_guard_minutes : int, default 15
+        No new entries this close to the daily halt, a session break, or during them.
+    flatten_before_halt : bool, default True
+        Close any position ``entry_guard_minutes`` before the daily halt.
+    session_halt : str, default "16:00"
+        The daily halt (CME equity index: 16:00 America/Chicago; 16:15 before 2021).
+    session_open : str, default "17:00"
+        The daily re-open, where the trading day rolls.
+    session_breaks : tuple[str, ...], default ()
+        Extra intraday halts as "HH:MM-HH:MM" (the bundled 2013/2020 data has "15:15-15:30").
+    session_tz : str, default "America/Chicago"
+        The exchange time zone of the session times.
+    state_dir : str, optional
+        Folder of the crash-safe risk state file (``<state_dir>/<trader_id>/risk_state.json``).
+        None keeps the state in memory and in Nautilus's cache (``on_save``/``on_load``) only.
 
     """
 
@@ -63,6 +105,37 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
     take_profit_usd_per_contract: Decimal = Decimal(300)
     subscribe_quote_ticks: bool = False
     flatten_on_stop: bool = False
+    daily_loss_limit_usd: Decimal = Decimal(500)
+    max_consecutive_losses: PositiveInt = 3
+    pause_minutes: NonNegativeInt = 30
+    max_holding_minutes: PositiveInt | None = 120
+    entry_guard_minutes: NonNegativeInt = 15
+    flatten_before_halt: bool = True
+    session_halt: str = "16:00"
+    session_open: str = "17:00"
+    session_breaks: tuple[str, ...] = ()
+    session_tz: str = "America/Chicago"
+    state_dir: str | None = None
+
+    def risk_limits(self) -> RiskLimits:
+        """The circuit-breaker limits of this config (validated)."""
+        return RiskLimits(
+            daily_loss_limit=self.daily_loss_limit_usd,
+            max_consecutive_losses=self.max_consecutive_losses,
+            pause_minutes=self.pause_minutes,
+            max_holding_minutes=self.max_holding_minutes,
+            entry_guard_minutes=self.entry_guard_minutes,
+            flatten_before_halt=self.flatten_before_halt,
+        )
+
+    def session_schedule(self) -> SessionSchedule:
+        """The CME session calendar of this config (validated)."""
+        return SessionSchedule(
+            halt_start=parse_clock_time("session_halt", self.session_halt),
+            session_open=parse_clock_time("session_open", self.session_open),
+            tz=self.session_tz,
+            breaks=tuple(parse_clock_range(b) for b in self.session_breaks),
+        )
 
     def __post_init__(self) -> None:
         if self.window < 2:
@@ -78,16 +151,20 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
                 f"bar_type {self.bar_type} is not for instrument_id {self.instrument_id}: "
                 "use bars of the traded contract",
             )
+        self.risk_limits()
+        self.session_schedule()
 
 
 class ZScoreMeanReversion(Strategy):
     """
-    Mean reversion on the z-score of bar closes, entering with bracket orders.
+    Mean reversion on the z-score of bar closes, entering with bracket orders, under circuit
+    breakers.
 
     Entries are a market order with a stop-loss and a take-profit child (OCO) placed
     ``stop_loss_usd_per_contract`` / ``take_profit_usd_per_contract`` away from the current
     bid/ask (or the bar close when no quote is cached). Exits cancel the bracket children
-    first, then close at market. See ``quant_scalper.signals`` for the rules.
+    first, then close at market. See ``quant_scalper.signals`` for the rules and
+    ``quant_scalper.risk`` for the breakers; exits are never blocked by a breaker.
     """
 
     def __init__(self, config: ZScoreMeanReversionConfig) -> None:
@@ -95,15 +172,26 @@ class ZScoreMeanReversion(Strategy):
         self.rules = SignalRules(entry_z=config.entry_z, exit_z=config.exit_z)
         self.zscore = ZScore(config.window)
         self.instrument: Instrument | None = None
+        self.breakers: CircuitBreakers | None = None
+        self.trips: list[Trip] = []
+        self._store: RiskStateStore | None = None
+        self._saved_version = -1
+        self._cached_state: RiskState | None = None
+        self._cached_state_error: RiskStateError | None = None
+        self._risk_leader: ZScoreMeanReversion | None = None
         self._sl_points = Decimal(0)
         self._tp_points = Decimal(0)
         self._exit_pending = False
         self._entry_blocked_until_reset = False
 
+    def share_risk_with(self, leader: ZScoreMeanReversion) -> None:
+        """Use ``leader``'s breakers: one risk state per trader, across contract rolls."""
+        self._risk_leader = leader
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     def on_start(self) -> None:
-        """Resolve the instrument, size the bracket in points and subscribe to bars."""
+        """Resolve the instrument, load the risk state, arm session alerts and subscribe."""
         self.instrument = self.cache.instrument(self.config.instrument_id)
         if self.instrument is None:
             self.log.error(
@@ -120,6 +208,7 @@ class ZScoreMeanReversion(Strategy):
             f"Bracket: stop {self._sl_points} pts, target {self._tp_points} pts "
             f"(multiplier {multiplier}, tick {tick})",
         )
+        self._start_risk()
         self.register_indicator_for_bars(self.config.bar_type, self.zscore)
         self.subscribe_bars(self.config.bar_type)
         if self.config.subscribe_quote_ticks:
@@ -130,6 +219,7 @@ class ZScoreMeanReversion(Strategy):
         if self.config.flatten_on_stop:
             self.cancel_all_orders(self.config.instrument_id)
             self.close_all_positions(self.config.instrument_id)
+        self._persist()
 
     def on_reset(self) -> None:
         """Forget indicator state and pending flags between backtest runs."""
@@ -137,16 +227,35 @@ class ZScoreMeanReversion(Strategy):
         self._exit_pending = False
         self._entry_blocked_until_reset = False
 
+    def on_save(self) -> dict[str, bytes]:
+        """The risk state, for Nautilus's cache database (graceful restarts)."""
+        if self.breakers is None:
+            return {}
+        return {RISK_STATE_KEY: risk_state_to_bytes(self.breakers.state)}
+
+    def on_load(self, state: dict[str, bytes]) -> None:
+        """Keep the cached risk state; ``on_start`` reconciles it with the state file."""
+        data = state.get(RISK_STATE_KEY)
+        if data is None:
+            return
+        try:
+            self._cached_state = risk_state_from_bytes(data, source="the Nautilus cache")
+        except RiskStateError as exc:
+            self._cached_state_error = exc
+
     # -- decisions ---------------------------------------------------------------------------
 
     def on_bar(self, bar: Bar) -> None:
-        """Apply the signal rules to the z-score of this bar's close."""
+        """Mark open P&L for the loss limit, then apply the signal rules to this bar's z."""
+        side = self._side()
+        if side is not Side.FLAT:
+            self._mark_open_pnl()
         z = self.zscore.value
         if z is None:
             return
         if self._entry_blocked_until_reset and abs(z) <= self.config.exit_z:
             self._entry_blocked_until_reset = False
-        action = self.rules.decide(z, self._side())
+        action = self.rules.decide(z, side)
         if action is Action.EXIT:
             self._exit(f"z={z:.3f}")
         elif action is Action.ENTER_LONG:
@@ -171,6 +280,11 @@ class ZScoreMeanReversion(Strategy):
 
     def _enter(self, side: OrderSide, bar: Bar, z: float) -> None:
         if self._entry_blocked_until_reset or self._has_working_orders():
+            return
+        decision = self.breakers.entry_decision(self.clock.utc_now())
+        if not decision.allowed:
+            self.log.debug(f"Entry {side.name} z={z:.3f} blocked: {decision.reason}")
+            self._persist()  # a day roll inside the decision is a durable change
             return
         reference = self._reference_price(side, bar)
         sign = Decimal(1) if side == OrderSide.BUY else Decimal(-1)
@@ -199,24 +313,185 @@ class ZScoreMeanReversion(Strategy):
         return price.as_decimal()
 
     def _exit(self, reason: str) -> None:
-        if self._exit_pending:
+        """Cancel the bracket children and close at market, once per position."""
+        if self._exit_pending or self._side() is Side.FLAT:
             return
         self._exit_pending = True
         self.log.info(f"Exit: {reason}")
         self.cancel_all_orders(self.config.instrument_id)
         self.close_all_positions(self.config.instrument_id, tags=["EXIT"])
 
+    # -- risk --------------------------------------------------------------------------------
+
+    def kill(self, reason: str) -> None:
+        """Kill switch: cancel everything, flatten under REDUCING, then HALTED until resumed."""
+        self.breakers.kill(self.clock.utc_now(), reason)
+        self._persist()
+        self._request_trading_state("REDUCING")
+        self.cancel_all_orders(self.config.instrument_id)
+        if self._side() is Side.FLAT:
+            self._request_trading_state("HALTED")
+        else:
+            self._exit(f"kill switch: {reason}")
+
+    def resume(self, reason: str = "resumed by operator") -> None:
+        """Clear the kill switch (a daily loss limit hit today stays in force)."""
+        if self.breakers.resume(self.clock.utc_now(), reason) is not None:
+            self._persist()
+            self._request_trading_state("ACTIVE")
+
+    def _start_risk(self) -> None:
+        if self._risk_leader is not None and self._risk_leader.breakers is not None:
+            self.breakers = self._risk_leader.breakers
+            self._store = self._risk_leader._store
+            self._risk_leader.trips_from(self)
+            self._arm_halt_alert()
+            return
+        now = self.clock.utc_now()
+        state, problem = self._load_risk_state()
+        self.breakers = CircuitBreakers(
+            self.config.risk_limits(),
+            self.config.session_schedule(),
+            state,
+            on_trip=self._on_trip,
+        )
+        if problem is not None:
+            self.log.error(f"Refusing to trade: {problem}")
+            self.breakers.kill(now, f"risk state unreadable: {problem}")
+        else:
+            self._persist()
+        s = self.breakers.state
+        self.log.info(
+            f"Risk state: day {s.trading_day} realized {s.realized_pnl} USD, "
+            f"{s.consecutive_losses} losses in a row, paused until {s.paused_until}, "
+            f"daily limit hit {s.daily_limit_hit}, halted {s.halted} ({s.halt_reason})",
+        )
+        if s.halted:
+            self._request_trading_state("REDUCING")
+            if self.portfolio.is_flat(self.config.instrument_id):
+                self._request_trading_state("HALTED")
+        self._arm_halt_alert()
+
+    def trips_from(self, follower: ZScoreMeanReversion) -> None:
+        """Let a strategy sharing these breakers see the trips (for its report)."""
+        follower.trips = self.trips
+
+    def _load_risk_state(self) -> tuple[RiskState | None, RiskStateError | None]:
+        """The newest of the state file and the cached state; an unreadable one is a problem."""
+        from_file: RiskState | None = None
+        if self.config.state_dir is not None:
+            self._store = RiskStateStore(self.config.state_dir, self.trader_id.value)
+            try:
+                from_file = self._store.load()
+            except RiskStateError as exc:
+                return None, exc
+        if self._cached_state_error is not None:
+            return None, self._cached_state_error
+        candidates = [s for s in (from_file, self._cached_state) if s is not None]
+        if not candidates:
+            return None, None
+        return max(candidates, key=lambda s: s.version), None
+
+    def _on_trip(self, trip: Trip) -> None:
+        self.trips.append(trip)
+        self.log.warning(f"Risk {trip.rule.value}: {trip.reason}")
+
+    def _persist(self) -> None:
+        """Write the risk state file when it changed (temp file, fsync, rename)."""
+        if self.breakers is None or self._store is None:
+            return
+        if self.breakers.version == self._saved_version:
+            return
+        try:
+            self._store.save(self.breakers.state)
+        except (OSError, RiskStateError) as exc:
+            self.log.error(f"Could not write the risk state file {self._store.path}: {exc}")
+            return
+        self._saved_version = self.breakers.version
+
+    def _mark_open_pnl(self) -> None:
+        open_pnl = self.portfolio.unrealized_pnl(self.config.instrument_id)
+        if open_pnl is None:
+            return
+        trips = self.breakers.record_mark(self.clock.utc_now(), open_pnl.as_decimal())
+        self._act_on(trips)
+
+    def _act_on(self, trips: list[Trip]) -> None:
+        if any(t.rule is Rule.DAILY_LOSS_LIMIT for t in trips):
+            self.cancel_all_orders(self.config.instrument_id)
+            self._exit("daily loss limit")
+        self._persist()
+
+    def _request_trading_state(self, state: str) -> None:
+        """Ask the risk engine (through the node's bridge) for a trading state."""
+        self.msgbus.publish(TRADING_STATE_TOPIC, state)
+
+    def _arm_halt_alert(self) -> None:
+        """Flatten ``entry_guard_minutes`` before the next daily halt (if configured)."""
+        if not self.config.flatten_before_halt:
+            return
+        now = self.clock.utc_now()
+        halt = self.breakers.schedule.next_halt(now)
+        at = halt - timedelta(minutes=self.config.entry_guard_minutes)
+        if at <= now:
+            at = self.breakers.schedule.next_halt(halt) - timedelta(
+                minutes=self.config.entry_guard_minutes,
+            )
+        self.clock.set_time_alert(
+            f"flatten-before-halt-{self.id}", at, self._on_halt_alert, override=True
+        )
+
+    def _on_halt_alert(self, event: TimeEvent) -> None:
+        if self._side() is not Side.FLAT:
+            self.breakers.exit_reason(self.clock.utc_now(), self._opened_at())
+            self._exit("flatten before the daily halt")
+            self._persist()
+        self._arm_halt_alert()
+
+    def _on_max_holding_alert(self, event: TimeEvent) -> None:
+        opened_at = self._opened_at()
+        if opened_at is None or event.name != self._holding_alert_name(opened_at):
+            return  # that position is gone; a newer one has its own alert
+        self.breakers.exit_reason(self.clock.utc_now(), opened_at)
+        self._exit(f"max holding time {self.config.max_holding_minutes} min")
+        self._persist()
+
+    def _opened_at(self) -> datetime | None:
+        positions = self.cache.positions_open(
+            instrument_id=self.config.instrument_id, strategy_id=self.id
+        )
+        if not positions:
+            return None
+        return _utc(positions[0].ts_opened)
+
+    def _holding_alert_name(self, opened_at: datetime) -> str:
+        return f"max-holding-{self.id}-{int(opened_at.timestamp() * 1e9)}"
+
     # -- events ------------------------------------------------------------------------------
 
     def on_position_opened(self, event: PositionOpened) -> None:
-        """A fresh position has no exit in flight."""
+        """Arm the max-holding-time alert for the new position."""
         self._exit_pending = False
+        if self.config.max_holding_minutes is None:
+            return
+        opened_at = _utc(event.ts_opened)
+        self.clock.set_time_alert(
+            self._holding_alert_name(opened_at),
+            opened_at + timedelta(minutes=self.config.max_holding_minutes),
+            self._on_max_holding_alert,
+            override=True,
+        )
 
     def on_position_closed(self, event: PositionClosed) -> None:
-        """Clear the exit flag and cancel any bracket child left working."""
+        """Record the trade with the breakers, cancel leftover children, halt if killed."""
         self._exit_pending = False
         self.cancel_all_orders(self.config.instrument_id)
+        now = self.clock.utc_now()
+        trips = self.breakers.record_closed_trade(now, event.realized_pnl.as_decimal())
         self.log.info(f"Closed {event.position_id}: realized {event.realized_pnl}")
+        self._act_on(trips)
+        if self.breakers.state.halted:
+            self._request_trading_state("HALTED")
 
     def on_order_denied(self, event: OrderDenied) -> None:
         """Log the risk engine's reason; wait for a fresh signal instead of retrying."""
@@ -230,3 +505,7 @@ class ZScoreMeanReversion(Strategy):
         self.log.error(f"Order {why}. No retry: entries resume after |z| <= exit_z.")
         self._entry_blocked_until_reset = True
         self._exit_pending = False
+
+
+def _utc(ts_ns: int) -> datetime:
+    return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC)

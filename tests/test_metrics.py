@@ -24,7 +24,11 @@ def _trade(pnl: str, minutes: int, side: str = "LONG", offset: int = 0) -> Close
 
 
 def test_summary_counts_and_money() -> None:
-    trades = [_trade("100", 10, offset=0), _trade("-50", 20, "SHORT", offset=1), _trade("0", 30, offset=2)]
+    trades = [
+        _trade("100", 10, offset=0),
+        _trade("-50", 20, "SHORT", offset=1),
+        _trade("0", 30, offset=2),
+    ]
     s = summarize_trades(trades, Decimal(1000))
     assert (s.trades, s.winners, s.losers) == (3, 1, 1)
     assert s.win_rate == 1 / 3

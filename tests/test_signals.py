@@ -33,7 +33,9 @@ def test_decide(z: float | None, side: Side, action: Action) -> None:
     assert RULES.decide(z, side) is action
 
 
-@pytest.mark.parametrize(("entry", "exit_"), [(0.5, 0.5), (0.4, 0.5), (2.0, -0.1), (float("nan"), 0.5)])
+@pytest.mark.parametrize(
+    ("entry", "exit_"), [(0.5, 0.5), (0.4, 0.5), (2.0, -0.1), (float("nan"), 0.5)]
+)
 def test_rules_reject_inconsistent_thresholds(entry: float, exit_: float) -> None:
     with pytest.raises(ValueError):
         SignalRules(entry_z=entry, exit_z=exit_)

@@ -33,9 +33,13 @@ def format_report(outcome: BacktestOutcome) -> str:
     ]
     if outcome.open_positions:
         rows.append(("Open at end", "; ".join(outcome.open_positions)))
+    rows.append(("Circuit-breaker trips", str(len(outcome.trips))))
     width = max(len(label) for label, _ in rows)
     lines = ["quant-scalper backtest", DATA_NOTE, ""]
     lines += [f"{label:<{width}}  {value}" for label, value in rows]
+    if outcome.trips:
+        lines += ["", "Circuit-breaker trips (UTC):"]
+        lines += [f"  {t.at:%Y-%m-%d %H:%M}  {t.rule.value:<18} {t.reason}" for t in outcome.trips]
     if outcome.files:
         lines += ["", "Files:"] + [f"  {name:<10} {path}" for name, path in outcome.files.items()]
     return "\n".join(lines)

@@ -23,12 +23,17 @@ from nautilus_trader.backtest.config import (
 from nautilus_trader.common.config import ImportableActorConfig, LoggingConfig
 from nautilus_trader.model.data import Bar, BarType, QuoteTick
 from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.risk.config import RiskEngineConfig
 from nautilus_trader.trading.config import ImportableStrategyConfig
 
 from quant_scalper.config import BacktestSettings
 from quant_scalper.data.catalog_builder import ContractSegment, catalog_segments
 from quant_scalper.errors import CatalogError, ConfigError
-from quant_scalper.instruments import SPECS
+from quant_scalper.instruments import SPECS, spec_for
+
+# The default per-order notional cap: trade_size x multiplier x this many index points, i.e.
+# room for the index up to 10,000 while still denying a fat-fingered size.
+NOTIONAL_CAP_INDEX_POINTS = 10_000
 
 STRATEGY_PATH = "quant_scalper.strategy:ZScoreMeanReversion"
 STRATEGY_CONFIG_PATH = "quant_scalper.strategy:ZScoreMeanReversionConfig"
@@ -150,6 +155,7 @@ def build_run_config(
             trader_id=TRADER_ID,
             strategies=strategies,
             actors=actors,
+            risk_engine=risk_engine_config(settings, instrument_ids),
             logging=LoggingConfig(log_level=settings.log_level, bypass_logging=False),
         ),
         raise_exception=True,
@@ -157,11 +163,31 @@ def build_run_config(
     )
 
 
+def risk_engine_config(settings: BacktestSettings, instrument_ids: list[str]) -> RiskEngineConfig:
+    """Nautilus's pre-trade risk checks: order rates and a per-order notional cap (USD)."""
+    engine = settings.risk_engine
+    cap = engine.max_notional_per_order_usd
+    notional: dict[str, int] = {}
+    for instrument_id in instrument_ids:
+        symbol = InstrumentId.from_str(instrument_id).symbol.value
+        multiplier = spec_for(_root_of(symbol)).multiplier
+        size = int(settings.strategy.get("trade_size", 1))
+        notional[instrument_id] = cap or size * multiplier * NOTIONAL_CAP_INDEX_POINTS
+    return RiskEngineConfig(
+        max_order_submit_rate=engine.max_order_submit_rate,
+        max_order_modify_rate=engine.max_order_modify_rate,
+        max_notional_per_order=notional,
+    )
+
+
 def _strategy_config(settings: BacktestSettings, contract: TradedContract) -> dict[str, object]:
+    merged = {**settings.strategy, **settings.risk}
     config: dict[str, object] = {
-        key: (str(value) if key.endswith("_usd_per_contract") else value)
-        for key, value in settings.strategy.items()
+        key: (str(value) if key.endswith("_usd_per_contract") or key.endswith("_usd") else value)
+        for key, value in merged.items()
     }
+    if "session_breaks" in config:
+        config["session_breaks"] = list(config["session_breaks"] or [])
     config["instrument_id"] = contract.instrument_id
     config["bar_type"] = contract.bar_type
     config["order_id_tag"] = InstrumentId.from_str(contract.instrument_id).symbol.value

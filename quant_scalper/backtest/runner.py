@@ -20,6 +20,9 @@ from quant_scalper.analysis.metrics import ClosedTrade, TradeSummary, summarize_
 from quant_scalper.backtest.run_config import TradedContract, build_run_config, resolve_contracts
 from quant_scalper.config import BacktestSettings
 from quant_scalper.errors import BacktestError
+from quant_scalper.risk import Trip
+from quant_scalper.strategy import ZScoreMeanReversion
+from quant_scalper.trading_state import install_trading_state_bridge
 
 
 @dataclass
@@ -33,6 +36,7 @@ class BacktestOutcome:
     summary: TradeSummary
     nautilus_stats: dict[str, Any]
     bars_processed: int
+    trips: list[Trip] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -43,6 +47,8 @@ def run_backtest(settings: BacktestSettings, write_files: bool = True) -> Backte
     node = BacktestNode(configs=[run_config])
     try:
         try:
+            node.build()
+            _wire_engine(node.get_engine(run_config.id))
             results = node.run()
         except Exception as exc:  # Nautilus raises bare exceptions from deep inside the engine
             raise BacktestError(f"the backtest failed: {type(exc).__name__}: {exc}") from exc
@@ -57,6 +63,19 @@ def run_backtest(settings: BacktestSettings, write_files: bool = True) -> Backte
         return outcome
     finally:
         node.dispose()
+
+
+def _wire_engine(engine: BacktestEngine) -> None:
+    """Give the kill switch its risk-engine bridge, and all contracts one risk state.
+
+    The front-month expansion runs one strategy instance per contract; the circuit breakers
+    (daily loss, losing streak, kill switch) belong to the trader, so every instance shares the
+    first one's breakers, as a live node keeps one risk state across a roll.
+    """
+    install_trading_state_bridge(engine.kernel.msgbus, engine.kernel.risk_engine)
+    strategies = [s for s in engine.trader.strategies() if isinstance(s, ZScoreMeanReversion)]
+    for follower in strategies[1:]:
+        follower.share_risk_with(strategies[0])
 
 
 def _collect(
@@ -76,6 +95,11 @@ def _collect(
         if p.is_open
     ]
     starting = Decimal(settings.venue.starting_balance.split()[0])
+    trips: list[Trip] = []
+    for strategy in engine.trader.strategies():
+        for trip in getattr(strategy, "trips", []):
+            if trip not in trips:
+                trips.append(trip)
     return BacktestOutcome(
         settings=settings,
         contracts=contracts,
@@ -84,6 +108,7 @@ def _collect(
         summary=summarize_trades(trades, starting),
         nautilus_stats=_nautilus_stats(engine, result),
         bars_processed=sum(c.bar_count for c in contracts),
+        trips=sorted(trips, key=lambda t: t.at),
     )
 
 
@@ -165,6 +190,10 @@ def summary_dict(outcome: BacktestOutcome) -> dict[str, Any]:
         "long_trades": s.long_trades,
         "short_trades": s.short_trades,
         "open_positions": outcome.open_positions,
+        "risk_trips": [
+            {"at": t.at.isoformat(), "rule": t.rule.value, "reason": t.reason}
+            for t in outcome.trips
+        ],
         "nautilus": {k: _jsonable(v) for k, v in outcome.nautilus_stats.items()},
     }
 

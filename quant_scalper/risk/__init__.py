@@ -18,6 +18,8 @@ from quant_scalper.risk.session import (
     CME_EQUITY_INDEX_2013,
     RiskConfigError,
     SessionSchedule,
+    parse_clock_range,
+    parse_clock_time,
 )
 from quant_scalper.risk.state_store import (
     RISK_STATE_KEY,
@@ -48,6 +50,8 @@ __all__ = [
     "SessionSchedule",
     "Trip",
     "UnknownRiskStateVersionError",
+    "parse_clock_range",
+    "parse_clock_time",
     "risk_state_from_bytes",
     "risk_state_to_bytes",
 ]

@@ -258,3 +258,22 @@ CME_EQUITY_INDEX_2013 = SessionSchedule(
     breaks=((time(15, 15), time(15, 30)),),
 )
 """The hours in the 2013 data: close 16:15 CT, re-open 17:00 CT, intraday halt 15:15-15:30 CT."""
+
+
+def parse_clock_time(name: str, text: str) -> time:
+    """Parse 'HH:MM' exchange wall-clock time; the error names the setting."""
+    try:
+        hours, minutes = str(text).split(":")
+        return time(int(hours), int(minutes))
+    except ValueError as exc:
+        raise RiskConfigError(
+            f"{name} must be a wall-clock time like '16:00' (quote it in YAML), got {text!r}",
+        ) from exc
+
+
+def parse_clock_range(text: str) -> tuple[time, time]:
+    """Parse a 'HH:MM-HH:MM' session break."""
+    start, sep, end = str(text).partition("-")
+    if not sep:
+        raise RiskConfigError(f"session_breaks entries look like '15:15-15:30', got {text!r}")
+    return parse_clock_time("session_breaks", start), parse_clock_time("session_breaks", end)

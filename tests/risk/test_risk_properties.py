@@ -169,6 +169,9 @@ aware_times = st.datetimes(
     min_value=datetime(2000, 1, 1),
     max_value=datetime(2100, 1, 1),
     timezones=st.sampled_from([UTC, CT, ZoneInfo("Asia/Tokyo")]),
+    # A wall time inside a DST gap never compares equal across zones (PEP 495); the store
+    # keeps UTC, so such inputs are not real round-trip failures.
+    allow_imaginary=False,
 )
 any_money = st.decimals(allow_nan=False, allow_infinity=False, places=4)
 states = st.builds(
