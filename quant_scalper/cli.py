@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from quant_scalper.errors import QuantScalperError
+
+# Modules that add their own subcommands: each has ``add_commands(subparsers) -> None`` and
+# imports its heavy dependencies only inside its handlers, so `--help` stays fast.
+COMMAND_MODULES: tuple[str, ...] = ("quant_scalper.control",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--source", type=Path, default=None, help="folder of LEAN daily zips")
     build.add_argument("--catalog", type=Path, default=None, help="catalog folder to write")
     build.set_defaults(handler=_catalog_build)
+
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).add_commands(commands)
     return parser
 
 

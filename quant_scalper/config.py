@@ -154,14 +154,14 @@ def load_backtest_settings(
 
 def backtest_settings_from_mapping(raw: Mapping[str, Any], base_dir: Path) -> BacktestSettings:
     """Validate a config mapping; relative paths are taken from ``base_dir``."""
-    _check_keys("the backtest config", raw, _BACKTEST_SECTIONS)
+    check_keys("the backtest config", raw, _BACKTEST_SECTIONS)
     for required in ("catalog", "strategy"):
         if required not in raw:
             raise ConfigError(f"the backtest config has no '{required}' key: add it")
     strategy = raw["strategy"]
     if not isinstance(strategy, Mapping):
         raise ConfigError("'strategy' must be a mapping of strategy settings")
-    _check_keys("strategy", strategy, dict.fromkeys(STRATEGY_KEYS))
+    check_keys("strategy", strategy, dict.fromkeys(STRATEGY_KEYS))
     for required in ("instrument_id", "bar_type"):
         if required not in strategy:
             raise ConfigError(
@@ -169,19 +169,19 @@ def backtest_settings_from_mapping(raw: Mapping[str, Any], base_dir: Path) -> Ba
             )
     validate_strategy_values(strategy)
     venue_raw = raw.get("venue") or {}
-    _check_keys("venue", venue_raw, {f.name: None for f in dataclasses.fields(VenueSettings)})
+    check_keys("venue", venue_raw, {f.name: None for f in dataclasses.fields(VenueSettings)})
     risk = raw.get("risk") or {}
-    _check_keys("risk", risk, dict.fromkeys(RISK_KEYS))
+    check_keys("risk", risk, dict.fromkeys(RISK_KEYS))
     validate_risk_values(risk)
     if risk.get("state_dir") is not None:
-        risk = {**risk, "state_dir": str(_path(risk["state_dir"], base_dir))}
+        risk = {**risk, "state_dir": str(resolve_path(risk["state_dir"], base_dir))}
     engine_raw = raw.get("risk_engine") or {}
-    _check_keys(
+    check_keys(
         "risk_engine", engine_raw, {f.name: None for f in dataclasses.fields(RiskEngineSettings)}
     )
     return BacktestSettings(
-        catalog=_path(raw["catalog"], base_dir),
-        output_dir=_path(raw.get("output_dir", "output/backtest"), base_dir),
+        catalog=resolve_path(raw["catalog"], base_dir),
+        output_dir=resolve_path(raw.get("output_dir", "output/backtest"), base_dir),
         strategy=dict(strategy),
         venue=VenueSettings(**{k: str(v) for k, v in venue_raw.items()}),
         risk=dict(risk),
@@ -298,7 +298,8 @@ def _resolve_config_path(path: Path | str | None) -> Path:
     return local if local.is_file() else REPO_ROOT / DEFAULT_BACKTEST_CONFIG
 
 
-def _check_keys(where: str, given: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
+def check_keys(where: str, given: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
+    """Raise ConfigError naming an unknown key (with a close match) and the valid ones."""
     if not isinstance(given, Mapping):
         raise ConfigError(f"{where} must be a mapping of settings")
     for key in given:
@@ -310,7 +311,8 @@ def _check_keys(where: str, given: Mapping[str, Any], schema: Mapping[str, Any])
             )
 
 
-def _path(value: Any, base_dir: Path) -> Path:
+def resolve_path(value: Any, base_dir: Path) -> Path:
+    """A config path: absolute, or relative to ``base_dir`` (the config file's folder)."""
     path = Path(str(value)).expanduser()
     return path if path.is_absolute() else (base_dir / path).resolve()
 

@@ -20,6 +20,7 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Price
 from nautilus_trader.trading.strategy import Strategy
 
+from quant_scalper.control import ControlChannel
 from quant_scalper.indicators import ZScore
 from quant_scalper.risk import (
     RISK_STATE_KEY,
@@ -92,6 +93,9 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
     state_dir : str, optional
         Folder of the crash-safe risk state file (``<state_dir>/<trader_id>/risk_state.json``).
         None keeps the state in memory and in Nautilus's cache (``on_save``/``on_load``) only.
+    control_poll_secs : int, optional
+        Poll the control folder (``quant-scalper kill`` / ``resume``) this often; needs
+        ``state_dir``. Pending commands are always applied at start when ``state_dir`` is set.
 
     """
 
@@ -116,6 +120,7 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
     session_breaks: tuple[str, ...] = ()
     session_tz: str = "America/Chicago"
     state_dir: str | None = None
+    control_poll_secs: PositiveInt | None = None
 
     def risk_limits(self) -> RiskLimits:
         """The circuit-breaker limits of this config (validated)."""
@@ -153,6 +158,8 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
             )
         self.risk_limits()
         self.session_schedule()
+        if self.control_poll_secs is not None and self.state_dir is None:
+            raise ValueError("control_poll_secs needs state_dir: the control folder lives there")
 
 
 class ZScoreMeanReversion(Strategy):
@@ -179,6 +186,7 @@ class ZScoreMeanReversion(Strategy):
         self._cached_state: RiskState | None = None
         self._cached_state_error: RiskStateError | None = None
         self._risk_leader: ZScoreMeanReversion | None = None
+        self._control: ControlChannel | None = None
         self._sl_points = Decimal(0)
         self._tp_points = Decimal(0)
         self._exit_pending = False
@@ -371,6 +379,31 @@ class ZScoreMeanReversion(Strategy):
             if self.portfolio.is_flat(self.config.instrument_id):
                 self._request_trading_state("HALTED")
         self._arm_halt_alert()
+        if self.config.state_dir is not None:
+            self._control = ControlChannel(self.config.state_dir, self.trader_id.value)
+            self._poll_control()
+            if self.config.control_poll_secs is not None:
+                self.clock.set_timer(
+                    f"control-{self.id}",
+                    timedelta(seconds=self.config.control_poll_secs),
+                    callback=lambda _: self._poll_control(),
+                )
+
+    def _poll_control(self) -> None:
+        """Apply queued operator commands (kill / resume), oldest first."""
+        for command in self._control.pending():
+            who = f"{command.reason} (by {command.issued_by})"
+            if command.command == "kill":
+                self.kill(who)
+                result = f"halted: {who}; flattening under REDUCING, HALTED once flat"
+            else:
+                self.resume(who)
+                s = self.breakers.state
+                result = "resumed" + (
+                    " (daily loss limit still in force today)" if s.daily_limit_hit else ""
+                )
+            self.log.warning(f"Control command {command.command}: {result}")
+            self._control.complete(command, result)
 
     def trips_from(self, follower: ZScoreMeanReversion) -> None:
         """Let a strategy sharing these breakers see the trips (for its report)."""
