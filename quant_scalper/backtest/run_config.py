@@ -26,7 +26,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.risk.config import RiskEngineConfig
 from nautilus_trader.trading.config import ImportableStrategyConfig
 
-from quant_scalper.config import BacktestSettings
+from quant_scalper.config import BacktestSettings, RiskEngineSettings
 from quant_scalper.data.catalog_builder import ContractSegment, catalog_segments
 from quant_scalper.errors import CatalogError, ConfigError
 from quant_scalper.instruments import SPECS, spec_for
@@ -155,7 +155,9 @@ def build_run_config(
             trader_id=TRADER_ID,
             strategies=strategies,
             actors=actors,
-            risk_engine=risk_engine_config(settings, instrument_ids),
+            risk_engine=risk_engine_config(
+                settings.risk_engine, int(settings.strategy.get("trade_size", 1)), instrument_ids
+            ),
             logging=LoggingConfig(log_level=settings.log_level, bypass_logging=False),
         ),
         raise_exception=True,
@@ -163,16 +165,22 @@ def build_run_config(
     )
 
 
-def risk_engine_config(settings: BacktestSettings, instrument_ids: list[str]) -> RiskEngineConfig:
-    """Nautilus's pre-trade risk checks: order rates and a per-order notional cap (USD)."""
-    engine = settings.risk_engine
+def risk_engine_config(
+    engine: RiskEngineSettings,
+    trade_size: int,
+    instrument_ids: list[str],
+) -> RiskEngineConfig:
+    """Nautilus's pre-trade risk checks: order rates and a per-order notional cap (USD).
+
+    The default cap is trade_size x multiplier x 10,000 index points (MES, 1 lot: $50,000).
+    Shared by the backtest and the live node so both deny the same orders.
+    """
     cap = engine.max_notional_per_order_usd
     notional: dict[str, int] = {}
     for instrument_id in instrument_ids:
         symbol = InstrumentId.from_str(instrument_id).symbol.value
-        multiplier = spec_for(_root_of(symbol)).multiplier
-        size = int(settings.strategy.get("trade_size", 1))
-        notional[instrument_id] = cap or size * multiplier * NOTIONAL_CAP_INDEX_POINTS
+        multiplier = spec_for(symbol if symbol in SPECS else _root_of(symbol)).multiplier
+        notional[instrument_id] = cap or trade_size * multiplier * NOTIONAL_CAP_INDEX_POINTS
     return RiskEngineConfig(
         max_order_submit_rate=engine.max_order_submit_rate,
         max_order_modify_rate=engine.max_order_modify_rate,
