@@ -20,6 +20,7 @@ from nautilus_trader.trading.strategy import Strategy
 
 from quant_scalper.instruments import bar_type_for, futures_contract
 from quant_scalper.strategy import ZScoreMeanReversion, ZScoreMeanReversionConfig
+from quant_scalper.trading_state import install_trading_state_bridge
 
 INSTRUMENT = futures_contract("MES", 2013, 12)
 BAR_TYPE = bar_type_for(INSTRUMENT.id)
@@ -43,7 +44,10 @@ def flat_candle(price: float) -> Candle:
 
 
 def make_data(
-    candles: Sequence[Candle], start: datetime = T0, step: timedelta = timedelta(minutes=1)
+    candles: Sequence[Candle],
+    start: datetime = T0,
+    step: timedelta = timedelta(minutes=1),
+    times: Sequence[datetime] | None = None,
 ) -> tuple[list[QuoteTick], list[Bar]]:
     """Bars stamped at their close, and quotes: one at each bar's low/high and one at its close.
 
@@ -53,7 +57,7 @@ def make_data(
     quotes: list[QuoteTick] = []
     bars: list[Bar] = []
     for i, c in enumerate(candles):
-        ts = _ns(start + step * (i + 1))
+        ts = _ns(times[i]) if times is not None else _ns(start + step * (i + 1))
         for offset, bid in ((3, c.open - SPREAD), (2, c.low - SPREAD), (1, c.high - SPREAD)):
             quotes.append(_quote(bid, ts - offset * 1_000_000_000))
         quotes.append(_quote(c.close - SPREAD, ts))
@@ -76,6 +80,7 @@ def build_engine(
     candles: Sequence[Candle],
     strategy: Strategy | None = None,
     start: datetime = T0,
+    times: Sequence[datetime] | None = None,
     **config: Any,
 ) -> BacktestEngine:
     """An engine on an IB-like CME venue with the strategy (default config plus overrides)."""
@@ -92,12 +97,13 @@ def build_engine(
         bar_execution=False,
     )
     engine.add_instrument(INSTRUMENT)
-    quotes, bars = make_data(candles, start)
+    quotes, bars = make_data(candles, start, times=times)
     engine.add_data(quotes)
     engine.add_data(bars)
     if strategy is None:
         strategy = ZScoreMeanReversion(strategy_config(**config))
     engine.add_strategy(strategy)
+    install_trading_state_bridge(engine.kernel.msgbus, engine.kernel.risk_engine)
     return engine
 
 
