@@ -7,7 +7,7 @@ RUST_SRC := $(shell find rust_ext/src -name '*.rs' 2>/dev/null) rust_ext/Cargo.t
 BASE_STAMP := $(VENV)/.installed-base
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: backtest test install lint bench catalog
+.PHONY: backtest test install lint bench catalog system-deps
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 12), "quant-scalper needs Python 3.12, found " + sys.version.split()[0] + ": set PYTHON=/path/to/python3.12"'
@@ -27,7 +27,20 @@ install: $(BASE_STAMP)
 backtest: $(BASE_STAMP)
 	$(BIN)/quant-scalper backtest
 
-test: $(TEST_STAMP)
+# Servers the tests start themselves on 127.0.0.1 (Debian packages); installed when missing and
+# we are root with apt-get, otherwise the tests that need them skip and say why.
+SYSTEM_DEPS := redis-server
+system-deps:
+	@missing=""; for bin in $(SYSTEM_DEPS); do command -v $$bin >/dev/null || missing="$$missing $$bin"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing (apt-get)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null) \
+	      || echo "warning: could not install$$missing: the tests that need it will skip"; \
+	  else echo "note:$$missing not installed and not root: the tests that need it will skip"; fi; \
+	fi
+
+test: $(TEST_STAMP) system-deps
 	cargo test --quiet --manifest-path rust_ext/Cargo.toml
 	$(BIN)/python -m pytest -q
 

@@ -12,7 +12,7 @@ from quant_scalper.errors import QuantScalperError
 
 # Modules that add their own subcommands: each has ``add_commands(subparsers) -> None`` and
 # imports its heavy dependencies only inside its handlers, so `--help` stays fast.
-COMMAND_MODULES: tuple[str, ...] = ("quant_scalper.control",)
+COMMAND_MODULES: tuple[str, ...] = ("quant_scalper.control", "quant_scalper.research.cli")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

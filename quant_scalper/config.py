@@ -97,6 +97,7 @@ RISK_KEYS = (
     "session_open",
     "session_breaks",
     "session_tz",
+    "session_always_open",
     "state_dir",
 )
 
@@ -244,6 +245,7 @@ def validate_risk_values(risk: Mapping[str, Any]) -> None:
             session_open=parse_clock_time("risk.session_open", risk.get("session_open", "17:00")),
             tz=risk.get("session_tz", "America/Chicago"),
             breaks=tuple(parse_clock_range(b) for b in breaks),
+            always_open=bool(risk.get("session_always_open", False)),
         )
     except ConfigError as exc:
         raise ConfigError(f"risk: {exc}") from exc

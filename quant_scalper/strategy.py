@@ -90,6 +90,9 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
         Extra intraday halts as "HH:MM-HH:MM" (the bundled 2013/2020 data has "15:15-15:30").
     session_tz : str, default "America/Chicago"
         The exchange time zone of the session times.
+    session_always_open : bool, default False
+        Treat the market as never halting (sandbox replays and tests only: no session guard,
+        no flatten before the halt; the trading day still rolls at ``session_open``).
     state_dir : str, optional
         Folder of the crash-safe risk state file (``<state_dir>/<trader_id>/risk_state.json``).
         None keeps the state in memory and in Nautilus's cache (``on_save``/``on_load``) only.
@@ -119,6 +122,7 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
     session_open: str = "17:00"
     session_breaks: tuple[str, ...] = ()
     session_tz: str = "America/Chicago"
+    session_always_open: bool = False
     state_dir: str | None = None
     control_poll_secs: PositiveInt | None = None
 
@@ -140,6 +144,7 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
             session_open=parse_clock_time("session_open", self.session_open),
             tz=self.session_tz,
             breaks=tuple(parse_clock_range(b) for b in self.session_breaks),
+            always_open=self.session_always_open,
         )
 
     def __post_init__(self) -> None:
@@ -191,6 +196,9 @@ class ZScoreMeanReversion(Strategy):
         self._tp_points = Decimal(0)
         self._exit_pending = False
         self._entry_blocked_until_reset = False
+
+    def _now(self) -> datetime:
+        return _utc(self.clock.timestamp_ns())
 
     def share_risk_with(self, leader: ZScoreMeanReversion) -> None:
         """Use ``leader``'s breakers: one risk state per trader, across contract rolls."""
@@ -289,7 +297,7 @@ class ZScoreMeanReversion(Strategy):
     def _enter(self, side: OrderSide, bar: Bar, z: float) -> None:
         if self._entry_blocked_until_reset or self._has_working_orders():
             return
-        decision = self.breakers.entry_decision(self.clock.utc_now())
+        decision = self.breakers.entry_decision(self._now())
         if not decision.allowed:
             self.log.debug(f"Entry {side.name} z={z:.3f} blocked: {decision.reason}")
             self._persist()  # a day roll inside the decision is a durable change
@@ -333,7 +341,7 @@ class ZScoreMeanReversion(Strategy):
 
     def kill(self, reason: str) -> None:
         """Kill switch: cancel everything, flatten under REDUCING, then HALTED until resumed."""
-        self.breakers.kill(self.clock.utc_now(), reason)
+        self.breakers.kill(self._now(), reason)
         self._persist()
         self._request_trading_state("REDUCING")
         self.cancel_all_orders(self.config.instrument_id)
@@ -344,7 +352,7 @@ class ZScoreMeanReversion(Strategy):
 
     def resume(self, reason: str = "resumed by operator") -> None:
         """Clear the kill switch (a daily loss limit hit today stays in force)."""
-        if self.breakers.resume(self.clock.utc_now(), reason) is not None:
+        if self.breakers.resume(self._now(), reason) is not None:
             self._persist()
             self._request_trading_state("ACTIVE")
 
@@ -355,7 +363,7 @@ class ZScoreMeanReversion(Strategy):
             self._risk_leader.trips_from(self)
             self._arm_halt_alert()
             return
-        now = self.clock.utc_now()
+        now = self._now()
         state, problem = self._load_risk_state()
         self.breakers = CircuitBreakers(
             self.config.risk_limits(),
@@ -446,7 +454,7 @@ class ZScoreMeanReversion(Strategy):
         open_pnl = self.portfolio.unrealized_pnl(self.config.instrument_id)
         if open_pnl is None:
             return
-        trips = self.breakers.record_mark(self.clock.utc_now(), open_pnl.as_decimal())
+        trips = self.breakers.record_mark(self._now(), open_pnl.as_decimal())
         self._act_on(trips)
 
     def _act_on(self, trips: list[Trip]) -> None:
@@ -461,9 +469,9 @@ class ZScoreMeanReversion(Strategy):
 
     def _arm_halt_alert(self) -> None:
         """Flatten ``entry_guard_minutes`` before the next daily halt (if configured)."""
-        if not self.config.flatten_before_halt:
+        if not self.config.flatten_before_halt or self.config.session_always_open:
             return
-        now = self.clock.utc_now()
+        now = self._now()
         halt = self.breakers.schedule.next_halt(now)
         at = halt - timedelta(minutes=self.config.entry_guard_minutes)
         if at <= now:
@@ -476,7 +484,7 @@ class ZScoreMeanReversion(Strategy):
 
     def _on_halt_alert(self, event: TimeEvent) -> None:
         if self._side() is not Side.FLAT:
-            self.breakers.exit_reason(self.clock.utc_now(), self._opened_at())
+            self.breakers.exit_reason(self._now(), self._opened_at())
             self._exit("flatten before the daily halt")
             self._persist()
         self._arm_halt_alert()
@@ -485,7 +493,7 @@ class ZScoreMeanReversion(Strategy):
         opened_at = self._opened_at()
         if opened_at is None or event.name != self._holding_alert_name(opened_at):
             return  # that position is gone; a newer one has its own alert
-        self.breakers.exit_reason(self.clock.utc_now(), opened_at)
+        self.breakers.exit_reason(self._now(), opened_at)
         self._exit(f"max holding time {self.config.max_holding_minutes} min")
         self._persist()
 
@@ -519,7 +527,7 @@ class ZScoreMeanReversion(Strategy):
         """Record the trade with the breakers, cancel leftover children, halt if killed."""
         self._exit_pending = False
         self.cancel_all_orders(self.config.instrument_id)
-        now = self.clock.utc_now()
+        now = self._now()
         trips = self.breakers.record_closed_trade(now, event.realized_pnl.as_decimal())
         self.log.info(f"Closed {event.position_id}: realized {event.realized_pnl}")
         self._act_on(trips)
@@ -528,17 +536,31 @@ class ZScoreMeanReversion(Strategy):
 
     def on_order_denied(self, event: OrderDenied) -> None:
         """Log the risk engine's reason; wait for a fresh signal instead of retrying."""
-        self._after_refusal(f"denied by the risk engine: {event.reason}")
+        self._after_refusal(event, f"denied by the risk engine: {event.reason}")
 
     def on_order_rejected(self, event: OrderRejected) -> None:
         """Log the venue's reason; wait for a fresh signal instead of retrying."""
-        self._after_refusal(f"rejected by the venue: {event.reason}")
+        self._after_refusal(event, f"rejected by the venue: {event.reason}")
 
-    def _after_refusal(self, why: str) -> None:
-        self.log.error(f"Order {why}. No retry: entries resume after |z| <= exit_z.")
+    def _after_refusal(self, event: OrderDenied | OrderRejected, why: str) -> None:
+        order = self.cache.order(event.client_order_id)
+        self.log.error(
+            f"Order {event.client_order_id} {why}. No retry: entries resume after |z| <= exit_z."
+        )
         self._entry_blocked_until_reset = True
         self._exit_pending = False
+        if (
+            order is not None
+            and order.parent_order_id is not None
+            and self._side() is not Side.FLAT
+        ):
+            # A stop or target child refused while its entry filled: never sit unprotected.
+            self._exit(f"protective order {order.client_order_id} refused: flattening")
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _utc(ts_ns: int) -> datetime:
-    return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC)
+    """UNIX nanoseconds as an aware UTC datetime (microseconds: what the state file keeps)."""
+    return _EPOCH + timedelta(microseconds=ts_ns // 1_000)

@@ -72,6 +72,9 @@ class SessionSchedule:
       count as "the halt" for ``next_halt``/flatten-before-halt: a 15-minute pause is not the
       overnight gap that flattening protects against.
 
+    - ``always_open``: a market that never halts (sandbox replays, tests, 24/7 venues): no
+      halt, weekend or break, so no guard and no flatten-before-halt; the trading day still
+      rolls at ``session_open``, every calendar day.
     The daily halt must fit inside one calendar day: ``halt_start < session_open``.
     Holidays are not modelled (see the module docstring).
     """
@@ -80,6 +83,7 @@ class SessionSchedule:
     session_open: time = time(17, 0)
     tz: str = "America/Chicago"
     breaks: tuple[tuple[time, time], ...] = ()
+    always_open: bool = False
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -146,13 +150,15 @@ class SessionSchedule:
         day = local.date()
         if local.time() >= self.session_open:
             day += timedelta(days=1)
-        while day.weekday() >= _SATURDAY:
+        while day.weekday() >= _SATURDAY and not self.always_open:
             day += timedelta(days=1)
         return day
 
     def is_market_open(self, ts: datetime) -> bool:
         """True while Globex trades: not in the daily halt, the weekend or an intraday break."""
         local = self.local(ts)
+        if self.always_open:
+            return True
         return self._open_ignoring_breaks(local) and not self._in_break(local)
 
     def next_halt(self, ts: datetime) -> datetime:
@@ -182,6 +188,8 @@ class SessionSchedule:
         """
         _require_minutes(minutes, "minutes")
         local = self.local(ts)
+        if self.always_open:
+            return False
         if not self._open_ignoring_breaks(local):
             return True
         return _elapsed(ts, self.next_halt(ts)) <= timedelta(minutes=minutes)
@@ -193,6 +201,8 @@ class SessionSchedule:
         The boundary counts as inside: with a 15-minute guard, 15:45:00 CT is already guarded.
         """
         _require_minutes(guard_minutes, "guard_minutes")
+        if self.always_open:
+            return False
         if self.in_halt_window(ts, guard_minutes):
             return True
         local = self.local(ts)

@@ -234,3 +234,17 @@ def test_risk_config_error_is_a_config_and_value_error() -> None:
     assert issubclass(RiskConfigError, ValueError)
     assert issubclass(RiskConfigError, ConfigError)
     assert issubclass(RiskConfigError, QuantScalperError)
+
+
+def test_always_open_schedule_never_halts_but_still_rolls_at_1700() -> None:
+    from datetime import UTC, date, datetime
+
+    from quant_scalper.risk import SessionSchedule
+
+    schedule = SessionSchedule(always_open=True)
+    saturday_noon = datetime(2024, 3, 9, 18, 0, tzinfo=UTC)  # 12:00 CST
+    assert schedule.is_market_open(saturday_noon)
+    assert not schedule.in_entry_guard(saturday_noon, 15)
+    assert not schedule.in_halt_window(datetime(2024, 3, 11, 20, 55, tzinfo=UTC), 15)
+    assert schedule.trading_day(saturday_noon) == date(2024, 3, 9)
+    assert schedule.trading_day(datetime(2024, 3, 9, 23, 0, tzinfo=UTC)) == date(2024, 3, 10)
