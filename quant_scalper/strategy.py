@@ -38,7 +38,12 @@ from quant_scalper.risk import (
     risk_state_to_bytes,
 )
 from quant_scalper.signals import Action, Side, SignalRules, usd_to_points
-from quant_scalper.trading_state import TRADING_STATE_TOPIC
+from quant_scalper.topics import (
+    CONTROL_RESULT_TOPIC,
+    CONTROL_TOPIC,
+    RISK_TRIP_TOPIC,
+    TRADING_STATE_TOPIC,
+)
 
 
 class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
@@ -387,6 +392,7 @@ class ZScoreMeanReversion(Strategy):
             if self.portfolio.is_flat(self.config.instrument_id):
                 self._request_trading_state("HALTED")
         self._arm_halt_alert()
+        self.msgbus.subscribe(CONTROL_TOPIC, self._on_control_message)
         if self.config.state_dir is not None:
             self._control = ControlChannel(self.config.state_dir, self.trader_id.value)
             self._poll_control()
@@ -398,20 +404,51 @@ class ZScoreMeanReversion(Strategy):
                 )
 
     def _poll_control(self) -> None:
-        """Apply queued operator commands (kill / resume), oldest first."""
+        """Apply queued operator commands from the control folder, oldest first."""
         for command in self._control.pending():
             who = f"{command.reason} (by {command.issued_by})"
-            if command.command == "kill":
-                self.kill(who)
-                result = f"halted: {who}; flattening under REDUCING, HALTED once flat"
-            else:
-                self.resume(who)
-                s = self.breakers.state
-                result = "resumed" + (
-                    " (daily loss limit still in force today)" if s.daily_limit_hit else ""
-                )
-            self.log.warning(f"Control command {command.command}: {result}")
+            result = self.apply_command({"command": command.command, "reason": who})
             self._control.complete(command, result)
+
+    def _on_control_message(self, message: dict) -> None:
+        result = self.apply_command(message)
+        self.msgbus.publish(
+            CONTROL_RESULT_TOPIC,
+            {"command": message.get("command"), "result": result, "source": message.get("source")},
+        )
+
+    def apply_command(self, message: dict) -> str:
+        """Apply an operator command (kill, resume, pause, flatten); returns what it did."""
+        command = str(message.get("command", ""))
+        reason = str(message.get("reason") or f"{command} by operator")
+        if self.breakers is None:
+            return f"{command}: not applied, the strategy has not started"
+        now = self._now()
+        if command == "kill":
+            self.kill(reason)
+            result = f"halted: {reason}; flattening under REDUCING, HALTED once flat"
+        elif command == "resume":
+            self.resume(reason)
+            self.breakers.unpause(now, reason)
+            self._persist()
+            s = self.breakers.state
+            result = "resumed" + (
+                " (daily loss limit still in force today)" if s.daily_limit_hit else ""
+            )
+        elif command == "pause":
+            minutes = int(message.get("minutes") or self.config.pause_minutes or 30)
+            self.breakers.pause(now, minutes, reason)
+            self._persist()
+            result = f"entries paused for {minutes} min"
+        elif command == "flatten":
+            self.cancel_all_orders(self.config.instrument_id)
+            was = self._side()
+            self._exit(f"flatten: {reason}")
+            result = "flat already" if was is Side.FLAT else f"flattening the {was.value} position"
+        else:
+            result = f"unknown command {command!r}: use kill, resume, pause or flatten"
+        self.log.warning(f"Control command {command}: {result}")
+        return result
 
     def trips_from(self, follower: ZScoreMeanReversion) -> None:
         """Let a strategy sharing these breakers see the trips (for its report)."""
@@ -436,6 +473,7 @@ class ZScoreMeanReversion(Strategy):
     def _on_trip(self, trip: Trip) -> None:
         self.trips.append(trip)
         self.log.warning(f"Risk {trip.rule.value}: {trip.reason}")
+        self.msgbus.publish(RISK_TRIP_TOPIC, trip)
 
     def _persist(self) -> None:
         """Write the risk state file when it changed (temp file, fsync, rename)."""

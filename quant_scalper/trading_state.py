@@ -11,7 +11,9 @@ from nautilus_trader.common.component import MessageBus
 from nautilus_trader.model.enums import TradingState
 from nautilus_trader.risk.engine import RiskEngine
 
-TRADING_STATE_TOPIC = "quant_scalper.trading_state"
+from quant_scalper.topics import TRADING_STATE_TOPIC
+
+__all__ = ["TRADING_STATE_TOPIC", "install_trading_state_bridge"]
 
 
 def install_trading_state_bridge(msgbus: MessageBus, risk_engine: RiskEngine) -> None:

@@ -18,7 +18,7 @@ from nautilus_trader.model.enums import OrderStatus, OrderType, TradingState
 
 from quant_scalper.risk import RiskStateStore, Rule
 from quant_scalper.strategy import ZScoreMeanReversion
-from quant_scalper.trading_state import TRADING_STATE_TOPIC
+from quant_scalper.topics import CONTROL_RESULT_TOPIC, CONTROL_TOPIC, TRADING_STATE_TOPIC
 from tests.engine_support import Candle, build_engine, flat_candle, strategy_config, zscores
 
 CT = ZoneInfo("America/Chicago")
@@ -246,3 +246,51 @@ def test_denied_entry_is_logged_once_per_signal_not_retried() -> None:
     ]
     assert len(denied) == 2, "one denial per signal episode, never a retry loop"
     assert engine.cache.positions() == []
+
+
+class CommandAt(ZScoreMeanReversion):
+    """Sends one operator command over the message bus at a given bar."""
+
+    at: datetime | None = None
+    message: dict | None = None
+    results: list[dict]
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.results = []
+        self.msgbus.subscribe(CONTROL_RESULT_TOPIC, self.results.append)
+
+    def on_bar(self, bar: Bar) -> None:
+        super().on_bar(bar)
+        if self.at is not None and pd.Timestamp(bar.ts_event, tz="UTC") == self.at:
+            self.msgbus.publish(CONTROL_TOPIC, self.message)
+
+
+def test_pause_command_blocks_entries_for_the_minutes_given() -> None:
+    blocks = [(ct(9, 0) + timedelta(minutes=12 * k), win_cycle()) for k in range(6)]
+    candles, times = timeline(*blocks)
+    strategy = CommandAt(strategy_config(window=WINDOW))
+    strategy.at = pd.Timestamp(times[0])
+    strategy.message = {"command": "pause", "minutes": 40, "reason": "news", "source": "test"}
+    engine, _ = run(candles, times, strategy=strategy)
+    assert strategy.results == [
+        {"command": "pause", "result": "entries paused for 40 min", "source": "test"}
+    ]
+    entry_times = entries(engine)
+    assert entry_times and all(t >= strategy.at + timedelta(minutes=40) for t in entry_times)
+    assert trips(engine, Rule.MANUAL_PAUSE)
+
+
+def test_flatten_command_closes_the_position_without_halting() -> None:
+    entry = [*calm(), flat_candle(P - 10)]
+    drift = [flat_candle(P - 10 - 0.25 * k) for k in range(1, 6)]
+    candles, times = timeline((ct(9, 0), entry + drift), (ct(10, 0), win_cycle()))
+    strategy = CommandAt(strategy_config(window=WINDOW))
+    strategy.at = pd.Timestamp(times[12])
+    strategy.message = {"command": "flatten", "reason": "operator", "source": "test"}
+    engine, states = run(candles, times, strategy=strategy)
+    assert strategy.results[0]["result"] == "flattening the LONG position"
+    first = engine.cache.position_snapshots()[0]
+    assert pd.Timestamp(first.ts_closed, tz="UTC") == strategy.at
+    assert [t for t in entries(engine) if t > pd.Timestamp(ct(10, 0))], "not halted"
+    assert "HALTED" not in states

@@ -48,6 +48,7 @@ class Rule(StrEnum):
     KILL_SWITCH = "kill_switch"
     RESUME = "resume"
     DAY_ROLL = "day_roll"
+    MANUAL_PAUSE = "manual_pause"
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,6 +443,30 @@ class CircuitBreakers:
         state.halt_reason = None
         state.halted_at = None
         return self._record(now, Rule.RESUME, message)
+
+    def pause(self, now: datetime, minutes: int, reason: str = "paused by operator") -> Trip:
+        """Block new entries for ``minutes`` (an operator's pause); never shortens a pause."""
+        now = _utc(now)
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
+            raise ValueError(f"pause minutes must be a whole number >= 1, got {minutes!r}")
+        self.roll_trading_day(now)
+        until = now + timedelta(minutes=minutes)
+        state = self._state
+        if state.paused_until is None or until > state.paused_until:
+            state.paused_until = until
+        return self._record(
+            now,
+            Rule.MANUAL_PAUSE,
+            f"entries paused {minutes} min until {self._fmt(state.paused_until)}: {reason}",
+        )
+
+    def unpause(self, now: datetime, reason: str = "resumed by operator") -> Trip | None:
+        """End a pause early (manual or losing-streak); None when none was in force."""
+        now = _utc(now)
+        if not self.is_paused(now):
+            return None
+        self._state.paused_until = None
+        return self._record(now, Rule.RESUME, f"pause ended early: {reason}")
 
     # -- internals -----------------------------------------------------------------------------
 

@@ -1,0 +1,14 @@
+"""Message-bus topics quant-scalper's components talk over (strategy, actors, node glue)."""
+
+TRADING_STATE_TOPIC = "quant_scalper.trading_state"
+"""str payload: a ``TradingState`` name the risk engine should take (see ``trading_state``)."""
+
+CONTROL_TOPIC = "quant_scalper.control"
+"""dict payload ``{"command": "kill"|"resume"|"pause"|"flatten", "reason": str,
+"minutes": int (pause only), "source": str}``: an operator's command to the strategy."""
+
+CONTROL_RESULT_TOPIC = "quant_scalper.control.result"
+"""dict payload ``{"command": str, "result": str, "source": str}``: what a command did."""
+
+RISK_TRIP_TOPIC = "quant_scalper.risk.trip"
+"""``quant_scalper.risk.Trip`` payload: every circuit-breaker trip, as it happens."""
