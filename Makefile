@@ -48,6 +48,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff check quant_scalper tests benchmarks
 	cargo fmt --manifest-path rust_ext/Cargo.toml --check
 	cargo clippy --quiet --manifest-path rust_ext/Cargo.toml --all-targets --features python -- -D warnings
+	cargo clippy --quiet --manifest-path rust_ext/Cargo.toml --all-targets -- -D warnings
 
 bench: $(BASE_STAMP)
 	$(BIN)/python benchmarks/bench_zscore.py

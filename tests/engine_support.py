@@ -14,7 +14,7 @@ from nautilus_trader.config import LoggingConfig
 from nautilus_trader.model.currencies import USD
 from nautilus_trader.model.data import Bar, QuoteTick
 from nautilus_trader.model.enums import AccountType, OmsType
-from nautilus_trader.model.identifiers import Venue
+from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.objects import Money, Price, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
@@ -59,8 +59,8 @@ def make_data(
     for i, c in enumerate(candles):
         ts = _ns(times[i]) if times is not None else _ns(start + step * (i + 1))
         for offset, bid in ((3, c.open - SPREAD), (2, c.low - SPREAD), (1, c.high - SPREAD)):
-            quotes.append(_quote(bid, ts - offset * 1_000_000_000))
-        quotes.append(_quote(c.close - SPREAD, ts))
+            quotes.append(quote(bid, ts - offset * 1_000_000_000))
+        quotes.append(quote(c.close - SPREAD, ts))
         bars.append(
             Bar(
                 BAR_TYPE,
@@ -125,9 +125,10 @@ def bar_time(i: int, start: datetime = T0) -> pd.Timestamp:
     return pd.Timestamp(start + timedelta(minutes=i + 1))
 
 
-def _quote(bid: float, ts: int) -> QuoteTick:
+def quote(bid: float, ts: int, instrument_id: InstrumentId = INSTRUMENT.id) -> QuoteTick:
+    """A quote one spread wide with 50 lots a side."""
     return QuoteTick(
-        INSTRUMENT.id,
+        instrument_id,
         Price(bid, 2),
         Price(bid + SPREAD, 2),
         Quantity.from_int(50),

@@ -15,12 +15,12 @@ from nautilus_trader.common.providers import InstrumentProvider
 from nautilus_trader.config import LiveDataClientConfig
 from nautilus_trader.live.data_client import LiveMarketDataClient
 from nautilus_trader.live.factories import LiveDataClientFactory
-from nautilus_trader.model.data import Bar, QuoteTick
+from nautilus_trader.model.data import Bar
 from nautilus_trader.model.identifiers import ClientId, Venue
 from nautilus_trader.model.objects import Price, Quantity
 
 from quant_scalper.instruments import bar_type_for, futures_contract
-from tests.engine_support import SPREAD
+from tests.engine_support import SPREAD, quote
 
 P = 4000.0
 # A contract that has not expired (the sandbox venue rejects orders for expired ones).
@@ -86,7 +86,7 @@ class ReplayDataClient(LiveMarketDataClient):
             await asyncio.sleep(self._interval)
             now = self._clock.timestamp_ns()
             for i, bid in enumerate((o - SPREAD, l - SPREAD, h - SPREAD, c - SPREAD)):
-                self._handle_data(_quote(bid, now - (3 - i) * 1_000))
+                self._handle_data(quote(bid, now - (3 - i) * 1_000, INSTRUMENT.id))
             bar = Bar(
                 BAR_TYPE,
                 Price(o, 2),
@@ -106,15 +106,3 @@ class ReplayDataClientFactory(LiveDataClientFactory):
     @staticmethod
     def create(loop, name, config, msgbus, cache, clock):
         return ReplayDataClient(loop, msgbus, cache, clock, config)
-
-
-def _quote(bid: float, ts: int) -> QuoteTick:
-    return QuoteTick(
-        INSTRUMENT.id,
-        Price(bid, 2),
-        Price(bid + SPREAD, 2),
-        Quantity.from_int(50),
-        Quantity.from_int(50),
-        ts,
-        ts,
-    )
