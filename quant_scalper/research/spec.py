@@ -184,13 +184,16 @@ def load_sweep_spec(
     """Read and validate a sweep YAML; ``overrides`` are ``--set`` items for the base config."""
     spec_path = _resolve(path)
     raw = read_yaml(spec_path)
-    check_keys("the sweep config", raw, _SPEC_KEYS)
+    search = raw.get("search") or {}
+    prescreen = raw.get("prescreen") or {}
+    try:
+        check_keys(f"the sweep config {spec_path}", raw, _SPEC_KEYS)
+        check_keys("search", search, _SEARCH_KEYS)
+        check_keys("prescreen", prescreen, _PRESCREEN_KEYS)
+    except ConfigError as exc:
+        raise SweepConfigError(str(exc)) from exc
     base_dir = spec_path.parent
     backtest = resolve_path(raw.get("backtest", "backtest.yaml"), base_dir)
-    search = raw.get("search") or {}
-    check_keys("search", search, _SEARCH_KEYS)
-    prescreen = raw.get("prescreen") or {}
-    check_keys("prescreen", prescreen, _PRESCREEN_KEYS)
     base_overrides = raw.get("set") or {}
     if not isinstance(base_overrides, Mapping):
         raise SweepConfigError("'set' must be a mapping of dotted keys to values")
@@ -270,7 +273,10 @@ def parse_parameters(raw: Any) -> tuple[Parameter, ...]:
                 raise SweepConfigError(f"parameters.{key} is an empty list: give it values")
             out.append(Parameter(key=str(key), values=tuple(value)))
         elif isinstance(value, Mapping):
-            check_keys(f"parameters.{key}", value, _RANGE_KEYS)
+            try:
+                check_keys(f"parameters.{key}", value, _RANGE_KEYS)
+            except ConfigError as exc:
+                raise SweepConfigError(str(exc)) from exc
             low, high = value.get("low"), value.get("high")
             for name, bound in (("low", low), ("high", high)):
                 if isinstance(bound, bool) or not isinstance(bound, int | float):
@@ -301,7 +307,10 @@ def check_parameter_key(key: str) -> None:
             f"parameter {key!r} is not a dotted key like strategy.entry_z; sections: "
             f"{', '.join(_SECTION_KEYS)}"
         )
-    check_keys(section, {name: None}, dict.fromkeys(_SECTION_KEYS[section]))
+    try:
+        check_keys(section, {name: None}, dict.fromkeys(_SECTION_KEYS[section]))
+    except ConfigError as exc:
+        raise SweepConfigError(f"parameters: {exc}") from exc
     if key in _FIXED_KEYS:
         raise SweepConfigError(f"{key} cannot be swept: a sweep trades one instrument")
 

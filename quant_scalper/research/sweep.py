@@ -84,7 +84,6 @@ def run_sweep(
     tasks, skipped, invalid = build_tasks(
         spec, points, base_raw, trading_days, done=store.done(), on_invalid=store.add
     )
-    trials = screened if screened is not None else len(points) - invalid
     failed = 0
     with tqdm(
         total=len(points),
@@ -101,7 +100,7 @@ def run_sweep(
                     bar.update(1)
                     store.flush_if_due()
         finally:
-            deflate(store, trials)
+            trials = deflate(store, screened)
             store.flush()
     return SweepRun(
         table=store.frame(),
@@ -158,13 +157,18 @@ def build_tasks(
     return tasks, skipped, invalid
 
 
-def deflate(store: ResultStore, trials: int | None = None) -> None:
-    """Set ``n_trials``, ``deflated_sharpe`` and its probability on every finished row."""
+def deflate(store: ResultStore, screened: int | None = None) -> int:
+    """Set ``n_trials``, ``deflated_sharpe`` and its probability on every finished row.
+
+    The number of trials is every valid point tried: the pre-screened count when the
+    pre-screen chose the points, else the table's points that are not invalid. Returns it.
+    """
     frame = store.frame()
+    tried = int((frame["status"] != STATUS_INVALID).sum()) if not frame.empty else 0
+    n_trials = max(screened or 0, tried, 1)
     if frame.empty or "sharpe_ratio" not in frame.columns:
-        return
+        return n_trials
     ok = frame[frame["status"] == STATUS_OK]
-    n_trials = max(trials or 0, len(ok), 1)
     sharpes = [float(s) for s in ok["sharpe_ratio"] if pd.notna(s)]
     deflated: dict[str, Any] = {}
     probability: dict[str, Any] = {}
@@ -182,6 +186,7 @@ def deflate(store: ResultStore, trials: int | None = None) -> None:
     store.update_column("n_trials", dict.fromkeys(ok["point_id"], n_trials))
     store.update_column("deflated_sharpe", deflated)
     store.update_column("deflated_sharpe_probability", probability)
+    return n_trials
 
 
 def rank(table: pd.DataFrame, objective: str, min_trades: int = 0) -> pd.DataFrame:
