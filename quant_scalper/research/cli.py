@@ -126,6 +126,13 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     )
     report.add_argument("--out", type=Path, default=None, help="HTML file to write")
     report.add_argument(
+        "--min-trades",
+        dest="min_trades",
+        type=int,
+        default=None,
+        help="the pre-live gate's minimum number of trades (default: 100)",
+    )
+    report.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -204,7 +211,7 @@ def _walk_forward(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from quant_scalper.research.report import build_report
+    from quant_scalper.research.report import GATE_MIN_TRADES, build_report
 
     paths = build_report(
         sweep_config=args.sweep,
@@ -212,6 +219,7 @@ def _report(args: argparse.Namespace) -> int:
         backtest_config=args.backtest,
         overrides=args.overrides,
         out=args.out,
+        min_trades=GATE_MIN_TRADES if args.min_trades is None else args.min_trades,
     )
     for path in paths:
         print(path)
