@@ -12,7 +12,11 @@ from quant_scalper.errors import QuantScalperError
 
 # Modules that add their own subcommands: each has ``add_commands(subparsers) -> None`` and
 # imports its heavy dependencies only inside its handlers, so `--help` stays fast.
-COMMAND_MODULES: tuple[str, ...] = ("quant_scalper.control", "quant_scalper.research.cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "quant_scalper.control",
+    "quant_scalper.research.cli",
+    "quant_scalper.live.cli",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

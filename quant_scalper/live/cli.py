@@ -1,0 +1,171 @@
+"""``quant-scalper live``, ``flatten`` and ``data fetch``: the Interactive Brokers commands.
+
+Heavy imports (Nautilus, ibapi) happen inside the handlers so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from quant_scalper.live.errors import LiveModeNotConfirmedError
+
+LIVE_FLAG = "--i-understand-this-is-live"
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Add ``live``, ``flatten`` and ``data fetch`` to the ``quant-scalper`` command line."""
+    live = commands.add_parser(
+        "live", help="run the strategy on Interactive Brokers (IB Gateway/TWS)"
+    )
+    _common(live)
+    live.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the config, choose the contract, probe the gateway, then exit",
+    )
+    live.set_defaults(handler=_live)
+
+    flatten = commands.add_parser(
+        "flatten",
+        help="emergency: cancel all working orders and close all positions at market",
+    )
+    _common(flatten)
+    flatten.add_argument(
+        "--client-id",
+        type=int,
+        default=None,
+        help="API client id for this session (default: ib.client_id + 100, so a running node "
+        "keeps its session)",
+    )
+    flatten.add_argument(
+        "--all-instruments",
+        action="store_true",
+        help="close every position of the account, not only the strategy's futures root",
+    )
+    flatten.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for cancels and fills"
+    )
+    flatten.set_defaults(handler=_flatten)
+
+    data = commands.add_parser("data", help="market data from Interactive Brokers")
+    data_commands = data.add_subparsers(title="data commands")
+    fetch = data_commands.add_parser(
+        "fetch",
+        help="download historical 1-minute bars from IB into the Parquet catalog (resumable)",
+    )
+    fetch.add_argument("--config", type=Path, required=True, help="live YAML (ib: connection)")
+    fetch.add_argument(
+        "--instrument",
+        required=True,
+        help="MESZ6.CME (one contract) or MES.CME / ES.CME (IB's continuous future)",
+    )
+    fetch.add_argument("--start", required=True, help="first day, YYYY-MM-DD (UTC)")
+    fetch.add_argument("--end", required=True, help="day after the last one, YYYY-MM-DD (UTC)")
+    fetch.add_argument("--catalog", type=Path, required=True, help="catalog folder to write")
+    fetch.add_argument(
+        "--bid-ask", action="store_true", help="also fetch BID and ASK bars as quote ticks"
+    )
+    fetch.add_argument(
+        "--chunk-days", type=int, default=1, help="days per request (IB: 1-minute bars, 1 D)"
+    )
+    fetch.add_argument(
+        "--pace-secs",
+        type=float,
+        default=10.5,
+        help="minimum seconds between requests (IB: 60 requests per 10 minutes)",
+    )
+    fetch.add_argument("--client-id", type=int, default=None, help="default: ib.client_id + 200")
+    fetch.add_argument("--no-progress", action="store_true", help="no progress bar (logs/CI)")
+    fetch.set_defaults(handler=_data_fetch)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        required=True,
+        help="live YAML, e.g. configs/live.paper.yaml",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set ib.client_id=7 (repeatable)",
+    )
+    parser.add_argument(
+        LIVE_FLAG,
+        dest="live_confirmed",
+        action="store_true",
+        help="required when the config trades real money (ib.trading_mode: live)",
+    )
+
+
+def _load(args: argparse.Namespace):
+    from quant_scalper.live.config import load_live_settings
+
+    settings = load_live_settings(args.config, args.overrides)
+    if settings.ib.is_live and not args.live_confirmed:
+        raise LiveModeNotConfirmedError(
+            f"{args.config} trades REAL MONEY (ib.trading_mode: live, port {settings.ib.port}). "
+            f"Run it again with {LIVE_FLAG} if that is what you want; paper-trade with "
+            "configs/live.paper.yaml first"
+        )
+    return settings
+
+
+def _live(args: argparse.Namespace) -> int:
+    from quant_scalper.live.config import mask_account
+    from quant_scalper.live.contract import select_contract
+    from quant_scalper.live.node import probe_gateway, run_live
+
+    settings = _load(args)
+    contract = select_contract(settings)
+    if args.check:
+        ib = settings.ib
+        version = probe_gateway(ib.host, ib.port, ib.probe_timeout_secs)
+        print(
+            f"config OK: trader {settings.trader_id}, {ib.trading_mode} account "
+            f"{mask_account(ib.account_id)}, {contract.instrument_id} (expires "
+            f"{contract.expiry}), bars {contract.bar_type}; gateway {ib.host}:{ib.port} "
+            f"answers (API v{version})"
+        )
+        return 0
+    return run_live(settings, contract)
+
+
+def _flatten(args: argparse.Namespace) -> int:
+    from quant_scalper.live.flatten import flatten_account
+
+    settings = _load(args)
+    client_id = args.client_id if args.client_id is not None else settings.ib.client_id + 100
+    report = flatten_account(
+        settings,
+        client_id=client_id,
+        all_instruments=args.all_instruments,
+        timeout=args.timeout,
+    )
+    print(report.describe())
+    return 0 if report.complete else 1
+
+
+def _data_fetch(args: argparse.Namespace) -> int:
+    from quant_scalper.live.config import load_live_settings
+    from quant_scalper.live.data_fetch import FetchRequest, fetch_bars
+
+    settings = load_live_settings(args.config)
+    client_id = args.client_id if args.client_id is not None else settings.ib.client_id + 200
+    request = FetchRequest.parse(
+        instrument=args.instrument,
+        start=args.start,
+        end=args.end,
+        catalog=args.catalog,
+        bid_ask=args.bid_ask,
+        chunk_days=args.chunk_days,
+        pace_secs=args.pace_secs,
+    )
+    summary = fetch_bars(settings, request, client_id=client_id, progress=not args.no_progress)
+    print(summary.describe())
+    return 0

@@ -1,0 +1,458 @@
+"""The live YAML schema: loaded and validated before anything connects.
+
+A live config reuses the backtest's ``strategy:``, ``risk:`` and ``risk_engine:`` sections (same
+keys, same validators) and adds what a node on Interactive Brokers needs::
+
+    trader_id: QS-PAPER-001        # also read by `quant-scalper kill/resume --config`
+    ib:          host, port, client_id, account_id (${ENV_VAR} allowed), trading_mode, timeouts
+    instrument:  roll_offset_days, contract_month (front month by expiry, or pinned)
+    exec_engine: reconciliation_lookback_mins and periodic checks
+    cache:       redis (optional; enables save_state/load_state)
+    logging:     console and rotating file log
+    node:        control_poll_secs, status_interval_secs, Nautilus timeouts
+
+Every error names the key (``ib.port``, ``strategy.bar_type``...) and says what to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from quant_scalper.config import (
+    RISK_KEYS,
+    STRATEGY_KEYS,
+    RiskEngineSettings,
+    apply_override,
+    check_keys,
+    read_yaml,
+    resolve_path,
+    validate_risk_values,
+    validate_strategy_values,
+)
+from quant_scalper.errors import ConfigError
+from quant_scalper.live.errors import LiveConfigError
+
+PAPER_PORTS = (4002, 7497)  # IB Gateway paper, TWS paper
+LIVE_PORTS = (4001, 7496)  # IB Gateway live, TWS live
+MARKET_DATA_TYPES = ("REALTIME", "FROZEN", "DELAYED", "DELAYED_FROZEN")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "OFF")
+SUPPORTED_VENUE = "CME"  # IB_SIMPLIFIED symbology, no MIC conversion
+# Bar specs IB can stream for a futures contract: 1-minute keepUpToDate historical bars
+# (recommended, see README, Live trading) or 5-second real-time bars.
+BAR_SPECS = {
+    "1-MINUTE": "IB 1-minute bars (reqHistoricalData keepUpToDate)",
+    "5-SECOND": "IB 5-second real-time bars (reqRealTimeBars)",
+}
+BAR_PRICE_TYPES = ("LAST", "BID", "ASK", "MID")
+
+
+@dataclasses.dataclass(frozen=True)
+class IBSettings:
+    """Where and how to reach IB Gateway/TWS."""
+
+    host: str = "127.0.0.1"
+    port: int = 4002
+    client_id: int = 1
+    account_id: str = ""
+    trading_mode: str = "paper"
+    probe_timeout_secs: float = 5.0
+    connection_timeout_secs: int = 120
+    request_timeout_secs: int = 60
+    build_timeout_secs: int = 90
+    market_data_type: str = "REALTIME"
+
+    @property
+    def is_live(self) -> bool:
+        """True when this config trades real money."""
+        return self.trading_mode == "live"
+
+
+@dataclasses.dataclass(frozen=True)
+class InstrumentSettings:
+    """Which contract month: front month by expiry (with a roll offset) or a pinned month."""
+
+    roll_offset_days: int = 8
+    contract_month: str | None = None  # "YYYY-MM"
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecEngineSettings:
+    """``LiveExecEngineConfig`` values (reconciliation is always on)."""
+
+    reconciliation_lookback_mins: int = 1440
+    open_check_interval_secs: float | None = 10.0
+    position_check_interval_secs: float | None = 60.0
+    inflight_check_interval_ms: int = 2000
+    inflight_check_threshold_ms: int = 5000
+
+
+@dataclasses.dataclass(frozen=True)
+class RedisSettings:
+    """The optional Redis cache database (Redis >= 6.2)."""
+
+    host: str = "127.0.0.1"
+    port: int = 6379
+    username: str | None = None
+    password: str | None = None
+    ssl: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class LoggingSettings:
+    """Console level plus a size-rotated log file."""
+
+    level: str = "INFO"
+    file_level: str = "INFO"
+    directory: Path | None = None
+    file_name: str | None = None  # default: quant-scalper-<trader_id>
+    max_file_mb: int = 50
+    backup_count: int = 10
+    colors: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeSettings:
+    """Node-level knobs: control polling, the status file, Nautilus timeouts (seconds)."""
+
+    control_poll_secs: int = 1
+    status_interval_secs: float = 5.0
+    timeout_connection: float = 120.0
+    timeout_reconciliation: float = 60.0
+    timeout_portfolio: float = 30.0
+    timeout_disconnection: float = 10.0
+    timeout_post_stop: float = 5.0
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveSettings:
+    """A validated live config."""
+
+    config_path: Path
+    trader_id: str
+    ib: IBSettings
+    instrument: InstrumentSettings
+    strategy: Mapping[str, Any]
+    risk: Mapping[str, Any]
+    risk_engine: RiskEngineSettings
+    exec_engine: ExecEngineSettings
+    redis: RedisSettings | None
+    logging: LoggingSettings
+    node: NodeSettings
+
+    @property
+    def state_dir(self) -> Path:
+        """The risk state and control folder (``risk.state_dir``, required live)."""
+        return Path(str(self.risk["state_dir"]))
+
+
+_SECTIONS: dict[str, Any] = {
+    "trader_id": str,
+    "ib": IBSettings,
+    "instrument": InstrumentSettings,
+    "strategy": STRATEGY_KEYS,
+    "risk": RISK_KEYS,
+    "risk_engine": RiskEngineSettings,
+    "exec_engine": ExecEngineSettings,
+    "cache": ("redis",),
+    "logging": LoggingSettings,
+    "node": NodeSettings,
+}
+
+
+def load_live_settings(path: Path | str, overrides: Sequence[str] = ()) -> LiveSettings:
+    """Read a live YAML file, apply ``--set`` overrides and validate every section."""
+    config_path = Path(path).expanduser().resolve()
+    raw = read_yaml(config_path)
+    for item in overrides:
+        apply_override(raw, item)
+    return live_settings_from_mapping(raw, config_path)
+
+
+def live_settings_from_mapping(raw: Mapping[str, Any], config_path: Path) -> LiveSettings:
+    """Validate a live config mapping; relative paths are taken from the config's folder."""
+    base_dir = config_path.parent
+    check_keys("the live config", raw, _SECTIONS)
+    for required in ("trader_id", "ib", "strategy", "risk"):
+        if raw.get(required) is None:
+            raise LiveConfigError(
+                f"the live config has no '{required}' section: add it (see configs/live.paper.yaml)"
+            )
+    trader_id = _trader_id(raw["trader_id"])
+    ib = _ib(_section(raw, "ib"))
+    instrument = _dataclass(InstrumentSettings, "instrument", _section(raw, "instrument"))
+    _check_instrument(instrument)
+    strategy = _strategy(_section(raw, "strategy"), instrument)
+    risk = _risk(_section(raw, "risk"), base_dir)
+    engine_raw = _section(raw, "risk_engine")
+    check_keys(
+        "risk_engine", engine_raw, {f.name: None for f in dataclasses.fields(RiskEngineSettings)}
+    )
+    exec_engine = _dataclass(ExecEngineSettings, "exec_engine", _section(raw, "exec_engine"))
+    _check_exec_engine(exec_engine)
+    logging = _logging(_section(raw, "logging"), base_dir)
+    node = _dataclass(NodeSettings, "node", _section(raw, "node"))
+    _check_node(node)
+    return LiveSettings(
+        config_path=config_path,
+        trader_id=trader_id,
+        ib=ib,
+        instrument=instrument,
+        strategy=strategy,
+        risk=risk,
+        risk_engine=RiskEngineSettings(**engine_raw),
+        exec_engine=exec_engine,
+        redis=_redis(_section(raw, "cache")),
+        logging=logging,
+        node=node,
+    )
+
+
+def mask_account(account_id: str) -> str:
+    """An account id safe for logs and terminals: ``DU1234567`` -> ``DU*****67``."""
+    if len(account_id) <= 4:
+        return "*" * len(account_id)
+    return account_id[:2] + "*" * (len(account_id) - 4) + account_id[-2:]
+
+
+# -- sections ---------------------------------------------------------------------------------
+
+
+def _section(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = raw.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise LiveConfigError(f"'{name}' must be a mapping of settings, was {value!r}")
+    return value
+
+
+def _dataclass(cls: type, where: str, values: Mapping[str, Any]) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    check_keys(where, values, fields)
+    for key, value in values.items():
+        default = fields[key].default
+        if value is None:
+            if "None" not in str(fields[key].type):
+                raise LiveConfigError(f"{where}.{key} must be set, was null")
+            continue
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise LiveConfigError(f"{where}.{key} must be true or false, was {value!r}")
+        elif isinstance(default, int) and not isinstance(default, bool):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise LiveConfigError(f"{where}.{key} must be a whole number, was {value!r}")
+        elif isinstance(default, float) and (
+            isinstance(value, bool) or not isinstance(value, int | float)
+        ):
+            raise LiveConfigError(f"{where}.{key} must be a number, was {value!r}")
+    return cls(**values)
+
+
+def _trader_id(value: Any) -> str:
+    text = str(value)
+    if not re.fullmatch(r"[A-Za-z0-9_]+(-[A-Za-z0-9_]+)*-[A-Za-z0-9_]+", text):
+        raise LiveConfigError(
+            f"trader_id must look like NAME-TAG (letters, digits, a dash), e.g. QS-PAPER-001, "
+            f"was {value!r}"
+        )
+    return text
+
+
+def _ib(values: Mapping[str, Any]) -> IBSettings:
+    raw = dict(values)
+    for key in ("host", "account_id", "trading_mode", "market_data_type"):
+        if key in raw and raw[key] is not None:
+            raw[key] = str(raw[key])
+    for key in ("port", "client_id"):  # ${ENV} substitution yields YAML ints already
+        if isinstance(raw.get(key), str) and raw[key].strip().isdigit():
+            raw[key] = int(raw[key])
+    ib = _dataclass(IBSettings, "ib", raw)
+    if not ib.host:
+        raise LiveConfigError("ib.host is empty: set the IB Gateway host, e.g. 127.0.0.1")
+    if not 0 < ib.port < 65536:
+        raise LiveConfigError(f"ib.port must be a TCP port 1-65535, was {ib.port}")
+    if ib.client_id < 0:
+        raise LiveConfigError(f"ib.client_id must be >= 0, was {ib.client_id}")
+    if not re.fullmatch(r"[A-Z]{1,3}\d{4,10}", ib.account_id or ""):
+        raise LiveConfigError(
+            "ib.account_id must be an IB account number like DU1234567 (paper) or U1234567; "
+            "keep it out of the file: account_id: ${IB_ACCOUNT_ID} and export IB_ACCOUNT_ID"
+        )
+    if ib.trading_mode not in ("paper", "live"):
+        raise LiveConfigError(f"ib.trading_mode must be 'paper' or 'live', was {ib.trading_mode!r}")
+    if ib.trading_mode == "paper" and ib.port in LIVE_PORTS:
+        raise LiveConfigError(
+            f"ib.port {ib.port} is a LIVE trading port (IB Gateway 4001, TWS 7496) but "
+            "ib.trading_mode is 'paper': use 4002 (Gateway) or 7497 (TWS) for paper"
+        )
+    if ib.trading_mode == "live" and ib.port in PAPER_PORTS:
+        raise LiveConfigError(
+            f"ib.port {ib.port} is a paper trading port but ib.trading_mode is 'live': use "
+            "4001 (Gateway) or 7496 (TWS), or set trading_mode: paper"
+        )
+    if ib.market_data_type not in MARKET_DATA_TYPES:
+        raise LiveConfigError(
+            f"ib.market_data_type must be one of {', '.join(MARKET_DATA_TYPES)}, "
+            f"was {ib.market_data_type!r}"
+        )
+    for key in ("probe_timeout_secs", "connection_timeout_secs", "request_timeout_secs"):
+        if getattr(ib, key) <= 0:
+            raise LiveConfigError(f"ib.{key} must be > 0, was {getattr(ib, key)}")
+    return ib
+
+
+def _check_instrument(instrument: InstrumentSettings) -> None:
+    if not 0 <= instrument.roll_offset_days <= 60:
+        raise LiveConfigError(
+            f"instrument.roll_offset_days must be 0-60 days, was {instrument.roll_offset_days}"
+        )
+    month = instrument.contract_month
+    if month is not None and not re.fullmatch(r"\d{4}-(03|06|09|12)", str(month)):
+        raise LiveConfigError(
+            f"instrument.contract_month must be a quarterly month like 2026-12 "
+            f"(March, June, September, December), was {month!r}"
+        )
+
+
+def _strategy(values: Mapping[str, Any], instrument: InstrumentSettings) -> dict[str, Any]:
+    check_keys("strategy", values, dict.fromkeys(STRATEGY_KEYS))
+    for required in ("instrument_id", "bar_type"):
+        if required not in values:
+            raise LiveConfigError(
+                f"strategy.{required} is missing: add it (e.g. see configs/live.paper.yaml)"
+            )
+    validate_strategy_values(values)
+    from nautilus_trader.model.data import BarType
+    from nautilus_trader.model.enums import AggregationSource
+    from nautilus_trader.model.identifiers import InstrumentId
+
+    from quant_scalper.instruments import SPECS
+
+    text = str(values["instrument_id"])
+    try:
+        instrument_id = InstrumentId.from_str(text)
+    except ValueError as exc:
+        raise LiveConfigError(
+            f"strategy.instrument_id {text!r} is not an instrument id like MES.CME (front month) "
+            "or MESZ6.CME (one contract)"
+        ) from exc
+    if instrument_id.venue.value != SUPPORTED_VENUE:
+        raise LiveConfigError(
+            f"strategy.instrument_id {text!r}: the venue must be {SUPPORTED_VENUE} (IB's "
+            "exchange in the adapter's IB_SIMPLIFIED symbology), e.g. MES.CME"
+        )
+    symbol = instrument_id.symbol.value
+    if symbol in SPECS:
+        pass
+    elif re.fullmatch(r"(MES|ES)[HMUZ]\d", symbol):
+        if instrument.contract_month is not None:
+            raise LiveConfigError(
+                f"strategy.instrument_id {text!r} already names a contract: remove "
+                "instrument.contract_month or use the root (MES.CME)"
+            )
+    else:
+        raise LiveConfigError(
+            f"strategy.instrument_id {text!r} must be a root ({', '.join(SPECS)}) with venue CME "
+            "or one contract like MESZ6.CME (IB localSymbol, one-digit year)"
+        )
+    bar_text = str(values["bar_type"])
+    try:
+        bar_type = BarType.from_str(bar_text)
+    except ValueError as exc:
+        raise LiveConfigError(
+            f"strategy.bar_type {bar_text!r} is not a bar type like MES.CME-1-MINUTE-LAST-EXTERNAL"
+        ) from exc
+    if bar_type.instrument_id != instrument_id:
+        raise LiveConfigError(
+            f"strategy.bar_type {bar_text} is for {bar_type.instrument_id}, not for "
+            f"strategy.instrument_id {instrument_id}: make them name the same instrument"
+        )
+    spec = bar_type.spec
+    step_spec = str(spec).rsplit("-", 1)[0]
+    price_type = str(spec).rsplit("-", 1)[1]
+    if bar_type.aggregation_source != AggregationSource.EXTERNAL or step_spec not in BAR_SPECS:
+        raise LiveConfigError(
+            f"strategy.bar_type {bar_text}: live bars come from IB, so use "
+            f"{instrument_id}-1-MINUTE-LAST-EXTERNAL (IB's 1-minute bars, recommended) or "
+            f"{instrument_id}-5-SECOND-LAST-EXTERNAL (IB's 5-second real-time bars)"
+        )
+    if price_type not in BAR_PRICE_TYPES:
+        raise LiveConfigError(
+            f"strategy.bar_type {bar_text}: price type must be one of {', '.join(BAR_PRICE_TYPES)}"
+        )
+    strategy = dict(values)
+    strategy.setdefault("subscribe_quote_ticks", True)
+    return strategy
+
+
+def _risk(values: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
+    check_keys("risk", values, dict.fromkeys(RISK_KEYS))
+    try:
+        validate_risk_values(values)
+    except LiveConfigError:
+        raise
+    except ConfigError as exc:
+        raise LiveConfigError(str(exc)) from exc
+    if not values.get("state_dir"):
+        raise LiveConfigError(
+            "risk.state_dir is required live: the crash-safe risk state and the kill/resume "
+            "control folder live there (e.g. state_dir: ../state)"
+        )
+    risk = dict(values)
+    risk["state_dir"] = str(resolve_path(values["state_dir"], base_dir))
+    return risk
+
+
+def _check_exec_engine(engine: ExecEngineSettings) -> None:
+    if engine.reconciliation_lookback_mins < 60:
+        raise LiveConfigError(
+            "exec_engine.reconciliation_lookback_mins must cover the trading day (>= 60; "
+            f"1440 recommended), was {engine.reconciliation_lookback_mins}"
+        )
+    for key in ("open_check_interval_secs", "position_check_interval_secs"):
+        value = getattr(engine, key)
+        if value is not None and value <= 0:
+            raise LiveConfigError(f"exec_engine.{key} must be > 0 or null (off), was {value}")
+
+
+def _redis(cache: Mapping[str, Any]) -> RedisSettings | None:
+    check_keys("cache", cache, {"redis": None})
+    redis = cache.get("redis")
+    if redis is None:
+        return None
+    if not isinstance(redis, Mapping):
+        raise LiveConfigError("cache.redis must be a mapping (host, port, ...) or null")
+    settings = _dataclass(RedisSettings, "cache.redis", redis)
+    if not 0 < settings.port < 65536:
+        raise LiveConfigError(f"cache.redis.port must be a TCP port, was {settings.port}")
+    return settings
+
+
+def _logging(values: Mapping[str, Any], base_dir: Path) -> LoggingSettings:
+    raw = dict(values)
+    for key in ("level", "file_level"):
+        if key in raw:
+            raw[key] = str(raw[key]).upper()
+            if raw[key] not in LOG_LEVELS:
+                raise LiveConfigError(
+                    f"logging.{key} must be one of {', '.join(LOG_LEVELS)}, was {values[key]!r}"
+                )
+    if raw.get("directory") is not None:
+        raw["directory"] = resolve_path(raw["directory"], base_dir)
+    settings = _dataclass(LoggingSettings, "logging", raw)
+    if settings.max_file_mb <= 0 or settings.backup_count < 0:
+        raise LiveConfigError("logging.max_file_mb must be > 0 and logging.backup_count >= 0")
+    return settings
+
+
+def _check_node(node: NodeSettings) -> None:
+    if node.control_poll_secs <= 0:
+        raise LiveConfigError(f"node.control_poll_secs must be > 0, was {node.control_poll_secs}")
+    if node.status_interval_secs <= 0:
+        raise LiveConfigError(
+            f"node.status_interval_secs must be > 0, was {node.status_interval_secs}"
+        )

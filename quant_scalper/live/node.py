@@ -1,0 +1,326 @@
+"""Build and run the live ``TradingNode`` on Interactive Brokers from validated settings.
+
+The order matters, because of how Nautilus 1.231's IB client behaves:
+
+1. settings are validated (``live.config``) and the contract chosen (``live.contract``);
+2. the gateway is probed with a TWS API handshake on a plain socket (``probe_gateway``):
+   ``node.build()`` starts the IB client, whose connect loop retries forever while the gateway
+   is down and ignores SIGTERM meanwhile, so we only build once something answers;
+3. ``node.build()`` runs under a watchdog (``ib.build_timeout_secs``) that ends the process
+   with a clear message if the handshake never completes (wrong client id, API not enabled);
+4. the trading-state bridge is installed on the kernel's risk engine (the kill switch);
+5. ``node.run()`` until SIGINT/SIGTERM, then a graceful stop: the bracket orders stay working
+   at IB (``flatten_on_stop`` is off), the risk state is on disk (and in Redis if configured).
+
+After a dropped connection the adapter reconnects by itself (5 s, then 5 s x 2^n up to 300 s,
+plus jitter) and resubscribes; no order is sent while it is down (the exec client refuses).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ibapi import comm
+from ibapi.server_versions import MAX_CLIENT_VER, MIN_CLIENT_VER
+
+from quant_scalper.live.config import LiveSettings, mask_account
+from quant_scalper.live.contract import LiveContract
+from quant_scalper.live.errors import GatewayUnreachableError, LiveRunError
+
+IB_CLIENT_KEY = "IB"  # the node's data/exec client name: account ids read IB-<account>
+STRATEGY_PATH = "quant_scalper.strategy:ZScoreMeanReversion"
+STRATEGY_CONFIG_PATH = "quant_scalper.strategy:ZScoreMeanReversionConfig"
+STATUS_ACTOR_PATH = "quant_scalper.live.status:NodeStatus"
+STATUS_CONFIG_PATH = "quant_scalper.live.status:NodeStatusConfig"
+
+
+def probe_gateway(host: str, port: int, timeout: float) -> int:
+    """Open a socket and do the TWS API handshake; returns the gateway's server version.
+
+    Raises GatewayUnreachableError with what to check when nothing (or something else) answers.
+    The socket is closed right after the version exchange, before ``startApi``: the gateway
+    sees a client that connected and left.
+    """
+    where = f"{host}:{port}"
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        raise GatewayUnreachableError(
+            f"cannot reach IB Gateway/TWS at {where} ({exc.strerror or exc}): start it, log in, "
+            "and enable the API (Configure > Settings > API: 'Enable ActiveX and Socket "
+            "Clients', socket port = ib.port, 127.0.0.1 in Trusted IPs). Paper Gateway listens "
+            "on 4002, live on 4001"
+        ) from exc
+    try:
+        sock.settimeout(timeout)
+        hello = comm.make_initial_msg(f"v{MIN_CLIENT_VER}..{MAX_CLIENT_VER}")
+        sock.sendall(b"API\0" + hello)
+        buffer = b""
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise GatewayUnreachableError(
+                    f"{where} closed the connection during the API handshake: is 127.0.0.1 in "
+                    "the gateway's Trusted IPs, and is another session holding it?"
+                )
+            buffer += chunk
+            _, msg, _ = comm.read_msg(buffer)
+            if msg:
+                fields = comm.read_fields(msg)
+                return int(fields[0])
+    except TimeoutError as exc:
+        raise GatewayUnreachableError(
+            f"{where} accepted the connection but did not answer the TWS API handshake within "
+            f"{timeout:g} s: is this IB Gateway/TWS (not another service), and is its API enabled?"
+        ) from exc
+    except (OSError, ValueError, IndexError) as exc:
+        raise GatewayUnreachableError(
+            f"{where} did not complete the TWS API handshake: {exc}"
+        ) from exc
+    finally:
+        sock.close()
+
+
+def strategy_config(settings: LiveSettings, contract: LiveContract) -> dict[str, Any]:
+    """The strategy's config dict: strategy and risk sections for the resolved contract."""
+    merged: dict[str, Any] = {**settings.strategy, **settings.risk}
+    config = {
+        key: (str(value) if key.endswith("_usd_per_contract") or key.endswith("_usd") else value)
+        for key, value in merged.items()
+    }
+    if "session_breaks" in config:
+        config["session_breaks"] = list(config["session_breaks"] or [])
+    config["instrument_id"] = contract.instrument_id
+    config["bar_type"] = contract.bar_type
+    config["order_id_tag"] = contract.local_symbol
+    config["external_order_claims"] = [contract.instrument_id]
+    config["control_poll_secs"] = settings.node.control_poll_secs
+    config.setdefault("subscribe_quote_ticks", True)
+    return config
+
+
+def build_node_config(settings: LiveSettings, contract: LiveContract) -> Any:
+    """The ``TradingNodeConfig`` for this settings/contract (no connection is made)."""
+    from ibapi.common import MarketDataTypeEnum
+    from nautilus_trader.adapters.interactive_brokers.config import (
+        InteractiveBrokersDataClientConfig,
+        InteractiveBrokersExecClientConfig,
+        InteractiveBrokersInstrumentProviderConfig,
+        SymbologyMethod,
+    )
+    from nautilus_trader.common.config import ImportableActorConfig
+    from nautilus_trader.config import (
+        CacheConfig,
+        DatabaseConfig,
+        LiveDataEngineConfig,
+        LiveExecEngineConfig,
+        LiveRiskEngineConfig,
+        LoggingConfig,
+        TradingNodeConfig,
+    )
+    from nautilus_trader.model.identifiers import InstrumentId, TraderId
+    from nautilus_trader.trading.config import ImportableStrategyConfig
+
+    from quant_scalper.backtest.run_config import risk_engine_config
+
+    ib = settings.ib
+    provider = InteractiveBrokersInstrumentProviderConfig(
+        symbology_method=SymbologyMethod.IB_SIMPLIFIED,
+        load_ids=frozenset([InstrumentId.from_str(contract.instrument_id)]),
+    )
+    market_data_type = getattr(MarketDataTypeEnum, ib.market_data_type)
+    data_client = InteractiveBrokersDataClientConfig(
+        ibg_host=ib.host,
+        ibg_port=ib.port,
+        ibg_client_id=ib.client_id,
+        use_regular_trading_hours=False,  # Globex trades ~23 h: RTH-only bars would skip nights
+        market_data_type=market_data_type,
+        instrument_provider=provider,
+        connection_timeout=ib.connection_timeout_secs,
+        request_timeout_secs=ib.request_timeout_secs,
+    )
+    exec_client = InteractiveBrokersExecClientConfig(
+        ibg_host=ib.host,
+        ibg_port=ib.port,
+        ibg_client_id=ib.client_id,
+        account_id=ib.account_id,
+        instrument_provider=provider,
+        connection_timeout=ib.connection_timeout_secs,
+        request_timeout_secs=ib.request_timeout_secs,
+    )
+    shared = risk_engine_config(
+        settings.risk_engine,
+        int(settings.strategy.get("trade_size", 1)),
+        [contract.instrument_id],
+    )
+    risk_engine = LiveRiskEngineConfig(
+        bypass=shared.bypass,
+        max_order_submit_rate=shared.max_order_submit_rate,
+        max_order_modify_rate=shared.max_order_modify_rate,
+        max_notional_per_order=shared.max_notional_per_order,
+    )
+    engine = settings.exec_engine
+    exec_engine = LiveExecEngineConfig(
+        reconciliation=True,
+        reconciliation_lookback_mins=engine.reconciliation_lookback_mins,
+        inflight_check_interval_ms=engine.inflight_check_interval_ms,
+        inflight_check_threshold_ms=engine.inflight_check_threshold_ms,
+        open_check_interval_secs=engine.open_check_interval_secs,
+        position_check_interval_secs=engine.position_check_interval_secs,
+    )
+    cache = None
+    if settings.redis is not None:
+        redis = settings.redis
+        cache = CacheConfig(
+            database=DatabaseConfig(
+                type="redis",
+                host=redis.host,
+                port=redis.port,
+                username=redis.username,
+                password=redis.password,
+                ssl=redis.ssl,
+            ),
+            encoding="msgpack",
+            buffer_interval_ms=100,
+        )
+    log = settings.logging
+    log_dir = log.directory or (settings.state_dir / "logs")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    logging = LoggingConfig(
+        log_level=log.level,
+        log_level_file=log.file_level,
+        log_directory=str(log_dir),
+        log_file_name=log.file_name or f"quant-scalper-{settings.trader_id}",
+        log_file_max_size=log.max_file_mb * 1024 * 1024,
+        log_file_max_backup_count=log.backup_count,
+        log_colors=log.colors,
+    )
+    node = settings.node
+    return TradingNodeConfig(
+        trader_id=TraderId(settings.trader_id),
+        logging=logging,
+        cache=cache,
+        data_engine=LiveDataEngineConfig(),
+        risk_engine=risk_engine,
+        exec_engine=exec_engine,
+        data_clients={IB_CLIENT_KEY: data_client},
+        exec_clients={IB_CLIENT_KEY: exec_client},
+        strategies=[
+            ImportableStrategyConfig(
+                strategy_path=STRATEGY_PATH,
+                config_path=STRATEGY_CONFIG_PATH,
+                config=strategy_config(settings, contract),
+            )
+        ],
+        actors=[
+            ImportableActorConfig(
+                actor_path=STATUS_ACTOR_PATH,
+                config_path=STATUS_CONFIG_PATH,
+                config={
+                    "state_dir": str(settings.state_dir),
+                    "interval_secs": node.status_interval_secs,
+                    "bar_type": contract.bar_type,
+                },
+            )
+        ],
+        save_state=settings.redis is not None,
+        load_state=settings.redis is not None,
+        timeout_connection=node.timeout_connection,
+        timeout_reconciliation=node.timeout_reconciliation,
+        timeout_portfolio=node.timeout_portfolio,
+        timeout_disconnection=node.timeout_disconnection,
+        timeout_post_stop=node.timeout_post_stop,
+    )
+
+
+def build_node(settings: LiveSettings, contract: LiveContract) -> Any:
+    """Create and build the ``TradingNode`` (connects to the gateway) with the kill-switch
+    bridge installed. Probe the gateway first (``probe_gateway``)."""
+    from nautilus_trader.adapters.interactive_brokers.factories import (
+        InteractiveBrokersLiveDataClientFactory,
+        InteractiveBrokersLiveExecClientFactory,
+    )
+    from nautilus_trader.live.node import TradingNode
+
+    from quant_scalper.trading_state import install_trading_state_bridge
+
+    node = TradingNode(config=build_node_config(settings, contract))
+    node.add_data_client_factory(IB_CLIENT_KEY, InteractiveBrokersLiveDataClientFactory)
+    node.add_exec_client_factory(IB_CLIENT_KEY, InteractiveBrokersLiveExecClientFactory)
+    with _watchdog(
+        settings.ib.build_timeout_secs,
+        f"the TWS API session with {settings.ib.host}:{settings.ib.port} did not start within "
+        f"{settings.ib.build_timeout_secs} s (client id {settings.ib.client_id} in use by "
+        "another session? read-only API? check the gateway's API log)",
+    ):
+        node.build()
+    install_trading_state_bridge(node.kernel.msgbus, node.kernel.risk_engine)
+    return node
+
+
+def run_live(
+    settings: LiveSettings,
+    contract: LiveContract,
+    echo: Callable[[str], None] = print,
+) -> int:
+    """Probe, build and run the node until SIGINT/SIGTERM; returns the exit code."""
+    ib = settings.ib
+    version = probe_gateway(ib.host, ib.port, ib.probe_timeout_secs)
+    echo(
+        f"quant-scalper live: {'LIVE' if ib.is_live else 'paper'} account "
+        f"{mask_account(ib.account_id)} via {ib.host}:{ib.port} (API v{version}), "
+        f"client id {ib.client_id}; trading {contract.instrument_id} "
+        f"(expires {contract.expiry}) on {contract.bar_type}; trader {settings.trader_id}"
+    )
+    try:
+        node = build_node(settings, contract)
+    except Exception as exc:  # Nautilus raises bare exceptions from its builders
+        raise LiveRunError(
+            f"the trading node could not be built: {type(exc).__name__}: {exc}"
+        ) from exc
+
+    def _graceful(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _graceful)
+    try:
+        node.run()
+    except KeyboardInterrupt:
+        echo("quant-scalper live: stopping (working orders stay at IB)")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        try:
+            node.stop()
+        finally:
+            node.dispose()
+    return 0
+
+
+class _watchdog:
+    """End the process with ``message`` if the block takes longer than ``seconds``.
+
+    Only used around ``node.build()``: nothing has been sent to the market yet, and the IB
+    client's connect loop cannot be interrupted any other way.
+    """
+
+    def __init__(self, seconds: float, message: str) -> None:
+        self._timer = threading.Timer(seconds, self._fire, args=(message,))
+        self._timer.daemon = True
+
+    @staticmethod
+    def _fire(message: str) -> None:
+        print(f"quant-scalper: error: {message}", file=sys.stderr, flush=True)
+        os._exit(3)
+
+    def __enter__(self) -> _watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()

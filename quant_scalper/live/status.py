@@ -1,0 +1,129 @@
+"""A status file for operators (and tests): what the running node believes it holds.
+
+``<state_dir>/<trader_id>/status.json`` is rewritten atomically every ``interval_secs``: open
+positions, working orders and the last bar seen, from Nautilus's cache. Compare it with what
+TWS shows (Portfolio, Orders) when in doubt; README.md "Live trading" lists what to check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.common.config import ActorConfig
+from nautilus_trader.model.data import Bar, BarType
+
+STATUS_FILE = "status.json"
+
+
+class NodeStatusConfig(ActorConfig, frozen=True):
+    """
+    Configuration for ``NodeStatus``.
+
+    Parameters
+    ----------
+    state_dir : str
+        The risk state folder; the file goes to ``<state_dir>/<trader_id>/status.json``.
+    interval_secs : float, default 5.0
+        How often the file is rewritten.
+    bar_type : str, optional
+        Also record the last bar of this type (a sign the data feed is alive).
+
+    """
+
+    state_dir: str
+    interval_secs: float = 5.0
+    bar_type: str | None = None
+
+
+class NodeStatus(Actor):
+    """Writes the node's positions and working orders to a JSON file on a timer."""
+
+    def __init__(self, config: NodeStatusConfig) -> None:
+        super().__init__(config)
+        self._path: Path | None = None
+        self._last_bar: Bar | None = None
+        self._bars = 0
+
+    def on_start(self) -> None:
+        """Create the folder, subscribe the bars (if any) and start the timer."""
+        self._path = Path(self.config.state_dir) / self.trader_id.value / STATUS_FILE
+        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.config.bar_type:
+            self.subscribe_bars(BarType.from_str(self.config.bar_type))
+        self.clock.set_timer(
+            f"status-{self.id}",
+            timedelta(seconds=self.config.interval_secs),
+            callback=lambda _: self.write(),
+        )
+        self.write()
+
+    def on_bar(self, bar: Bar) -> None:
+        """Remember the last bar."""
+        self._last_bar = bar
+        self._bars += 1
+
+    def on_stop(self) -> None:
+        """A last snapshot, marked stopped."""
+        self.write(running=False)
+
+    def write(self, running: bool = True) -> None:
+        """Rewrite the status file (temp file and rename: readers never see half a file)."""
+        if self._path is None:
+            return
+        payload = self.snapshot(running)
+        tmp = self._path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+            os.replace(tmp, self._path)
+        except OSError as exc:
+            self.log.error(f"Could not write the status file {self._path}: {exc}")
+
+    def snapshot(self, running: bool = True) -> dict[str, Any]:
+        """The status as a JSON-ready dict."""
+        positions = [
+            {
+                "instrument_id": str(p.instrument_id),
+                "side": p.side.name,
+                "quantity": str(p.quantity),
+                "signed_qty": p.signed_qty,
+                "avg_px_open": p.avg_px_open,
+                "strategy_id": str(p.strategy_id),
+                "position_id": str(p.id),
+            }
+            for p in self.cache.positions_open()
+        ]
+        orders = [
+            {
+                "client_order_id": str(o.client_order_id),
+                "venue_order_id": str(o.venue_order_id) if o.venue_order_id else None,
+                "instrument_id": str(o.instrument_id),
+                "side": o.side.name,
+                "type": o.order_type.name,
+                "quantity": str(o.quantity),
+                "status": o.status.name,
+                "price": str(o.price) if getattr(o, "price", None) is not None else None,
+                "trigger_price": (
+                    str(o.trigger_price) if getattr(o, "trigger_price", None) is not None else None
+                ),
+                "strategy_id": str(o.strategy_id),
+            }
+            for o in self.cache.orders_open()
+        ]
+        bar = self._last_bar
+        return {
+            "trader_id": self.trader_id.value,
+            "running": running,
+            "updated_at": datetime.now(UTC).isoformat(),
+            "positions": positions,
+            "open_orders": orders,
+            "orders_total": len(self.cache.orders()),
+            "bars_received": self._bars,
+            "last_bar": None
+            if bar is None
+            else {"close": str(bar.close), "ts_event": bar.ts_event, "ts_init": bar.ts_init},
+        }
