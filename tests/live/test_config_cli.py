@@ -1,0 +1,118 @@
+"""The live YAML is validated before anything connects; live money needs an explicit flag."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from quant_scalper.cli import main
+from quant_scalper.errors import ConfigError
+from quant_scalper.live.config import load_live_settings, mask_account
+from quant_scalper.live.contract import select_contract
+from tests.ibpeer import IBPeer
+from tests.live.harness import ACCOUNT, write_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def account(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The account comes from the environment, as in production."""
+    monkeypatch.setenv("IB_ACCOUNT_ID", ACCOUNT)
+
+
+def _edit(tmp_path: Path, port: int, section: str, key: str, value: object) -> Path:
+    config = write_config(tmp_path, port)
+    raw = yaml.safe_load(config.read_text())
+    raw[section][key] = value
+    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return config
+
+
+def test_shipped_configs_validate() -> None:
+    """Both shipped configs load; the account is substituted from the environment."""
+    paper = load_live_settings(REPO / "configs" / "live.paper.yaml")
+    live = load_live_settings(REPO / "configs" / "live.yaml")
+    assert (paper.ib.port, paper.ib.is_live, paper.ib.account_id) == (4002, False, ACCOUNT)
+    assert (live.ib.port, live.ib.is_live) == (4001, True)
+    assert paper.exec_engine.reconciliation_lookback_mins >= 1380  # the ~23 h CME day
+    assert select_contract(paper).instrument_id.startswith("MES")
+
+
+def test_missing_account_variable_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IB_ACCOUNT_ID")
+    with pytest.raises(Exception, match="IB_ACCOUNT_ID"):
+        load_live_settings(REPO / "configs" / "live.paper.yaml")
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("ib", "port", 70000, r"ib\.port"),
+        ("ib", "port", 4001, r"ib\.port 4001 is a LIVE"),
+        ("ib", "account_id", "not-an-account", r"ib\.account_id"),
+        ("ib", "prot", 4002, r"unknown key 'prot' in ib \(did you mean 'port'\?\)"),
+        ("ib", "market_data_type", "LIVE", r"ib\.market_data_type"),
+        ("strategy", "bar_type", "MES.CME-1-MINUTE-LAST-INTERNAL", r"strategy\.bar_type"),
+        ("strategy", "instrument_id", "MES.GLOBEX", r"strategy\.instrument_id"),
+        ("instrument", "contract_month", "2026-11", r"instrument\.contract_month"),
+        ("exec_engine", "reconciliation_lookback_mins", 10, r"exec_engine\.reconciliation"),
+        ("logging", "level", "LOUD", r"logging\.level"),
+    ],
+)
+def test_invalid_values_name_the_key_and_nothing_connects(
+    tmp_path: Path, section: str, key: str, value: object, message: str
+) -> None:
+    """A bad value fails with the key in the message, before any TCP connection is made."""
+    with IBPeer(account=ACCOUNT) as peer:
+        config = _edit(tmp_path, peer.port, section, key, value)
+        with pytest.raises(ConfigError, match=message):
+            load_live_settings(config)
+        assert main(["live", "--config", str(config)]) == 2
+        assert peer.snapshot().requests == ()  # validated before connecting
+
+
+def test_live_port_needs_the_confirmation_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """trading_mode live refuses to start (or even probe) without --i-understand-this-is-live."""
+    with IBPeer(account=ACCOUNT) as peer:
+        config = write_config(tmp_path, peer.port)
+        raw = yaml.safe_load(config.read_text())
+        raw["ib"].update(port=4001, trading_mode="live")
+        config.write_text(yaml.safe_dump(raw))
+        assert main(["live", "--config", str(config), "--check"]) == 2
+        assert "REAL MONEY" in capsys.readouterr().err
+        assert main(["flatten", "--config", str(config)]) == 2
+        assert "--i-understand-this-is-live" in capsys.readouterr().err
+        assert peer.snapshot().requests == ()
+        # With the flag the command goes on (here: port 4001 has no gateway on this machine).
+        code = main(["live", "--config", str(config), "--check", "--i-understand-this-is-live"])
+        assert code == 2
+        assert "cannot reach IB Gateway/TWS at 127.0.0.1:4001" in capsys.readouterr().err
+
+
+def test_check_probes_the_gateway_and_masks_the_account(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--check validates, picks the contract and does the API handshake, then exits."""
+    with IBPeer(account=ACCOUNT) as peer:
+        config = write_config(tmp_path, peer.port)
+        assert main(["live", "--config", str(config), "--check"]) == 0
+        out = capsys.readouterr().out
+        assert "config OK" in out and "API v" in out and "MES" in out
+        assert mask_account(ACCOUNT) in out and ACCOUNT not in out
+        assert peer.snapshot().count("PLACE_ORDER") == 0
+
+
+def test_unreachable_gateway_fails_fast_with_advice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing listening: exit 2 with what to check, instead of Nautilus's endless reconnect."""
+    with IBPeer(account=ACCOUNT) as peer:
+        port = peer.port
+    config = write_config(tmp_path, port)
+    assert main(["live", "--config", str(config)]) == 2
+    assert "Enable ActiveX and Socket Clients" in capsys.readouterr().err
