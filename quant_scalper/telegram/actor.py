@@ -298,7 +298,11 @@ class TelegramAlerts(Actor):
         """Read the secrets and start the threads; on a bad setup warn once and stay off."""
         cfg = self.config
         try:
-            token = os.environ.get(cfg.token_env, "")
+            token = os.environ.get(cfg.token_env, "").strip()
+            if not token:
+                raise TelegramConfigError(
+                    f"{cfg.token_env} is not set: export the bot token @BotFather gave you"
+                )
             chats = parse_chat_ids(os.environ.get(cfg.chat_id_env, ""), cfg.chat_id_env)
             if not chats:
                 raise TelegramConfigError(
@@ -449,7 +453,7 @@ class TelegramAlerts(Actor):
         instrument = self.cache.instrument(instrument_id)
         if instrument is None:
             return Decimal(str(value))
-        return instrument.make_price(value).as_decimal()
+        return Decimal(str(instrument.make_price(value)))  # as_decimal() drops the zeros
 
     def _entry_z(self, event: PositionOpened) -> float | None:
         order = self.cache.order(event.opening_order_id)

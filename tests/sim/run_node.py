@@ -15,6 +15,7 @@ from nautilus_trader.adapters.sandbox.factory import SandboxLiveExecClientFactor
 from nautilus_trader.config import (
     CacheConfig,
     DatabaseConfig,
+    ImportableActorConfig,
     LoggingConfig,
     TradingNodeConfig,
 )
@@ -47,6 +48,9 @@ def build_node(args: argparse.Namespace) -> TradingNode:
         "max_consecutive_losses": args.max_losses,
         "pause_minutes": 30,
     }
+    actors = []
+    if getattr(args, "telegram_url", None):
+        actors.append(_telegram_actor(args))
     cache = None
     if args.redis_port:
         cache = CacheConfig(
@@ -75,6 +79,7 @@ def build_node(args: argparse.Namespace) -> TradingNode:
                 config=strategy,
             ),
         ],
+        actors=actors,
         cache=cache,
         save_state=bool(args.redis_port),
         load_state=bool(args.redis_port),
@@ -89,6 +94,27 @@ def build_node(args: argparse.Namespace) -> TradingNode:
     return node
 
 
+def _telegram_actor(args: argparse.Namespace) -> ImportableActorConfig:
+    """The Telegram actor against a test Bot API peer (token/chat from the environment)."""
+    from quant_scalper.telegram import telegram_actor_config
+
+    section = {
+        "mode": "send",
+        "api_url": args.telegram_url,
+        "allowed_chat_ids": [int(c) for c in args.telegram_allow.split(",") if c],
+        "request_timeout_secs": 1.0,
+        "poll_wait_secs": 1,
+        "max_backoff_secs": 1.0,
+        "confirm_secs": args.telegram_confirm_secs,
+        "tick_ms": 100,
+        "stale_data_secs": None,
+        "stop_flush_secs": 3.0,
+        "session_always_open": True,
+    }
+    risk = {"state_dir": args.state_dir} if args.state_dir else None
+    return telegram_actor_config(section, risk=risk)
+
+
 def main() -> None:
     """Parse arguments, run the node until SIGTERM/SIGINT, then stop it gracefully."""
     parser = argparse.ArgumentParser()
@@ -97,6 +123,9 @@ def main() -> None:
     parser.add_argument("--redis-port", type=int, default=0)
     parser.add_argument("--daily-limit", type=Decimal, default=Decimal(500))
     parser.add_argument("--max-losses", type=int, default=3)
+    parser.add_argument("--telegram-url", default=None, help="add the Telegram actor (test peer)")
+    parser.add_argument("--telegram-allow", default="", help="extra allowed chat ids, a,b")
+    parser.add_argument("--telegram-confirm-secs", type=int, default=30)
     args = parser.parse_args()
     node = build_node(args)
 

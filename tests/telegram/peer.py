@@ -104,6 +104,10 @@ class BotPeer:
         """Hold every sendMessage without answering until ``heal``."""
         self._stalled.set()
 
+    def heal_stall_only(self) -> None:
+        """Stop stalling but keep queued faults."""
+        self._stalled.clear()
+
     def heal(self) -> None:
         """Stop stalling and clear queued faults."""
         with self._cond:
