@@ -55,3 +55,62 @@ def zscore(values: npt.ArrayLike, window: int) -> npt.NDArray[np.float64]:
     """Rolling z-score of a 1-D series as float64: NaN during warm-up, then bitwise the numbers
     ``RollingZScore.update`` gives. NaN/inf input raises ValueError naming its index; ``window
     < 2`` raises ValueError; input that is not 1-D raises TypeError."""
+
+def prescreen(
+    bar_ts: npt.NDArray[np.int64],
+    close: npt.NDArray[np.float64],
+    bar_day: npt.NDArray[np.uint32],
+    n_days: int,
+    quote_ts: npt.NDArray[np.int64],
+    bid: npt.NDArray[np.float64],
+    ask: npt.NDArray[np.float64],
+    bar_offsets: npt.NDArray[np.int64],
+    quote_offsets: npt.NDArray[np.int64],
+    expiry_ns: npt.NDArray[np.int64],
+    end_ns: int,
+    window: npt.NDArray[np.int64],
+    entry_z: npt.NDArray[np.float64],
+    exit_z: npt.NDArray[np.float64],
+    stop: npt.NDArray[np.float64],
+    target: npt.NDArray[np.float64],
+    max_holding_ns: npt.NDArray[np.int64],
+    multiplier: float,
+    fee_per_side: float,
+    quantity: float,
+    starting_balance: float,
+    intrabar: str = "stop_first",
+    threads: int = 0,
+) -> dict[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]]:
+    """Simulate the strategy's rules for every point (one array element each), sharing the
+    z-scores of equal windows, on ``threads`` threads (0: all cores) without the GIL. Returns
+    per-point arrays: trades, winners, net_pnl, gross_profit, gross_loss, fees,
+    max_drawdown_usd, max_drawdown_pct, sharpe_ratio, stops, ambiguous_bars, open_at_end.
+    Bad input raises ValueError. See ``quant_scalper.research.prescreen``."""
+
+def prescreen_trades(
+    bar_ts: npt.NDArray[np.int64],
+    close: npt.NDArray[np.float64],
+    bar_day: npt.NDArray[np.uint32],
+    n_days: int,
+    quote_ts: npt.NDArray[np.int64],
+    bid: npt.NDArray[np.float64],
+    ask: npt.NDArray[np.float64],
+    bar_offsets: npt.NDArray[np.int64],
+    quote_offsets: npt.NDArray[np.int64],
+    expiry_ns: npt.NDArray[np.int64],
+    end_ns: int,
+    window: int,
+    entry_z: float,
+    exit_z: float,
+    stop: float,
+    target: float,
+    max_holding_ns: int,
+    multiplier: float,
+    fee_per_side: float,
+    quantity: float,
+    starting_balance: float,
+    intrabar: str = "stop_first",
+) -> dict[str, object]:
+    """Every closed trade of one point: arrays side, entry_ts, entry_price, exit_ts,
+    exit_price, pnl, a list reason (signal|stop|target|max_holding|expiry), and the counts
+    ambiguous_bars and open_at_end."""

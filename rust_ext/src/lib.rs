@@ -4,8 +4,10 @@
 //! `x_t` (std with ddof = 1, as pandas `rolling(window).std()`; zero variance gives 0.0), and
 //! [`zscore`] computes the same numbers for a whole slice. See [`rolling`] for the definition
 //! and the numerical approach. The Python bindings (`quant_scalper._core`) live behind the
-//! `python` feature so plain `cargo test` needs no Python.
+//! `python` feature so plain `cargo test` needs no Python. [`prescreen`] simulates the strategy's
+//! rules for thousands of parameter points at once, sharing z-scores between equal windows.
 
+pub mod prescreen;
 pub mod rolling;
 
 #[cfg(feature = "python")]

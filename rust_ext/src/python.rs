@@ -1,12 +1,15 @@
-//! Thin PyO3 layer: `quant_scalper._core.RollingZScore` and `quant_scalper._core.zscore`.
+//! Thin PyO3 layer: `quant_scalper._core.RollingZScore`, `zscore`, `prescreen` and
+//! `prescreen_trades`.
 //!
-//! All logic lives in [`crate::rolling`]; this file only converts types and maps
-//! [`ZScoreError`] to `ValueError`.
+//! All logic lives in [`crate::rolling`] and [`crate::prescreen`]; this file only converts
+//! types and maps errors to `ValueError`.
 
-use numpy::{AllowTypeChange, PyArray1, PyArrayLike1};
+use numpy::{AllowTypeChange, PyArray1, PyArrayLike1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
+use crate::prescreen::{self as sim, Costs, ExitReason, Intrabar, Market, Point, PrescreenError};
 use crate::rolling::{self, check_window, ZScoreError};
 
 fn to_py_err(err: ZScoreError) -> PyErr {
@@ -109,10 +112,313 @@ fn zscore<'py>(
     Ok(PyArray1::from_vec(py, out))
 }
 
+fn pre_err(err: PrescreenError) -> PyErr {
+    PyValueError::new_err(err.to_string())
+}
+
+fn intrabar(mode: &str) -> PyResult<Intrabar> {
+    match mode {
+        "stop_first" => Ok(Intrabar::StopFirst),
+        "ticks" => Ok(Intrabar::Ticks),
+        other => Err(PyValueError::new_err(format!(
+            "intrabar must be 'stop_first' or 'ticks', was {other:?}"
+        ))),
+    }
+}
+
+fn offsets(values: &[i64]) -> PyResult<Vec<usize>> {
+    values
+        .iter()
+        .map(|&v| {
+            usize::try_from(v).map_err(|_| PyValueError::new_err("segment offsets must be >= 0"))
+        })
+        .collect()
+}
+
+/// Owned copies of the market arrays, so the simulation can run without the GIL.
+struct MarketData {
+    bar_ts: Vec<i64>,
+    close: Vec<f64>,
+    bar_day: Vec<u32>,
+    n_days: usize,
+    quote_ts: Vec<i64>,
+    bid: Vec<f64>,
+    ask: Vec<f64>,
+    bar_offsets: Vec<usize>,
+    quote_offsets: Vec<usize>,
+    expiry_ns: Vec<i64>,
+    end_ns: i64,
+}
+
+impl MarketData {
+    fn view(&self) -> Market<'_> {
+        Market {
+            bar_ts: &self.bar_ts,
+            close: &self.close,
+            bar_day: &self.bar_day,
+            n_days: self.n_days,
+            quote_ts: &self.quote_ts,
+            bid: &self.bid,
+            ask: &self.ask,
+            bar_offsets: &self.bar_offsets,
+            quote_offsets: &self.quote_offsets,
+            expiry_ns: &self.expiry_ns,
+            end_ns: self.end_ns,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn market_data(
+    bar_ts: PyReadonlyArray1<'_, i64>,
+    close: PyReadonlyArray1<'_, f64>,
+    bar_day: PyReadonlyArray1<'_, u32>,
+    n_days: usize,
+    quote_ts: PyReadonlyArray1<'_, i64>,
+    bid: PyReadonlyArray1<'_, f64>,
+    ask: PyReadonlyArray1<'_, f64>,
+    bar_offsets: PyReadonlyArray1<'_, i64>,
+    quote_offsets: PyReadonlyArray1<'_, i64>,
+    expiry_ns: PyReadonlyArray1<'_, i64>,
+    end_ns: i64,
+) -> PyResult<MarketData> {
+    Ok(MarketData {
+        bar_ts: bar_ts.as_array().to_vec(),
+        close: close.as_array().to_vec(),
+        bar_day: bar_day.as_array().to_vec(),
+        n_days,
+        quote_ts: quote_ts.as_array().to_vec(),
+        bid: bid.as_array().to_vec(),
+        ask: ask.as_array().to_vec(),
+        bar_offsets: offsets(&bar_offsets.as_array().to_vec())?,
+        quote_offsets: offsets(&quote_offsets.as_array().to_vec())?,
+        expiry_ns: expiry_ns.as_array().to_vec(),
+        end_ns,
+    })
+}
+
+fn to_point(
+    window: i64,
+    entry_z: f64,
+    exit_z: f64,
+    stop: f64,
+    target: f64,
+    max_holding_ns: i64,
+) -> Point {
+    Point {
+        window: usize::try_from(window).unwrap_or(0),
+        entry_z,
+        exit_z,
+        stop,
+        target,
+        max_holding_ns: (max_holding_ns > 0).then_some(max_holding_ns),
+    }
+}
+
+/// Rank parameter points with the batch simulator (see `quant_scalper.research.prescreen`).
+/// Per-point arrays: window, entry_z, exit_z, stop and target (points), max_holding_ns (<= 0:
+/// off). Returns a dict of per-point numpy arrays (trades, winners, net_pnl, ...).
+#[pyfunction]
+#[pyo3(signature = (
+    bar_ts, close, bar_day, n_days, quote_ts, bid, ask, bar_offsets, quote_offsets,
+    expiry_ns, end_ns,
+    window, entry_z, exit_z, stop, target, max_holding_ns,
+    multiplier, fee_per_side, quantity, starting_balance, intrabar="stop_first", threads=0
+))]
+#[allow(clippy::too_many_arguments)]
+fn prescreen<'py>(
+    py: Python<'py>,
+    bar_ts: PyReadonlyArray1<'py, i64>,
+    close: PyReadonlyArray1<'py, f64>,
+    bar_day: PyReadonlyArray1<'py, u32>,
+    n_days: usize,
+    quote_ts: PyReadonlyArray1<'py, i64>,
+    bid: PyReadonlyArray1<'py, f64>,
+    ask: PyReadonlyArray1<'py, f64>,
+    bar_offsets: PyReadonlyArray1<'py, i64>,
+    quote_offsets: PyReadonlyArray1<'py, i64>,
+    expiry_ns: PyReadonlyArray1<'py, i64>,
+    end_ns: i64,
+    window: PyReadonlyArray1<'py, i64>,
+    entry_z: PyReadonlyArray1<'py, f64>,
+    exit_z: PyReadonlyArray1<'py, f64>,
+    stop: PyReadonlyArray1<'py, f64>,
+    target: PyReadonlyArray1<'py, f64>,
+    max_holding_ns: PyReadonlyArray1<'py, i64>,
+    multiplier: f64,
+    fee_per_side: f64,
+    quantity: f64,
+    starting_balance: f64,
+    intrabar: &str,
+    threads: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let mode = self::intrabar(intrabar)?;
+    let data = market_data(
+        bar_ts,
+        close,
+        bar_day,
+        n_days,
+        quote_ts,
+        bid,
+        ask,
+        bar_offsets,
+        quote_offsets,
+        expiry_ns,
+        end_ns,
+    )?;
+    let (w, ez, xz, st, tg, mh) = (
+        window.as_array(),
+        entry_z.as_array(),
+        exit_z.as_array(),
+        stop.as_array(),
+        target.as_array(),
+        max_holding_ns.as_array(),
+    );
+    let n = w.len();
+    if [ez.len(), xz.len(), st.len(), tg.len(), mh.len()]
+        .iter()
+        .any(|&l| l != n)
+    {
+        return Err(PyValueError::new_err(
+            "window, entry_z, exit_z, stop, target and max_holding_ns must have one value per point",
+        ));
+    }
+    let points: Vec<Point> = (0..n)
+        .map(|i| to_point(w[i], ez[i], xz[i], st[i], tg[i], mh[i]))
+        .collect();
+    let costs = Costs {
+        multiplier,
+        fee_per_side,
+        quantity,
+        starting_balance,
+    };
+    let summaries = py
+        .detach(|| sim::screen(&data.view(), &points, &costs, mode, threads))
+        .map_err(pre_err)?;
+    let out = PyDict::new(py);
+    macro_rules! column {
+        ($name:literal, $field:ident, $ty:ty) => {
+            out.set_item(
+                $name,
+                PyArray1::from_vec(
+                    py,
+                    summaries
+                        .iter()
+                        .map(|s| s.$field as $ty)
+                        .collect::<Vec<$ty>>(),
+                ),
+            )?;
+        };
+    }
+    column!("trades", trades, i64);
+    column!("winners", winners, i64);
+    column!("net_pnl", net_pnl, f64);
+    column!("gross_profit", gross_profit, f64);
+    column!("gross_loss", gross_loss, f64);
+    column!("fees", fees, f64);
+    column!("max_drawdown_usd", max_drawdown, f64);
+    column!("max_drawdown_pct", max_drawdown_pct, f64);
+    column!("sharpe_ratio", sharpe, f64);
+    column!("stops", stops, i64);
+    column!("ambiguous_bars", ambiguous_bars, i64);
+    column!("open_at_end", open_at_end, i64);
+    Ok(out)
+}
+
+/// Every closed trade of one point (parity checks): a dict of numpy arrays (side, entry_ts,
+/// entry_price, exit_ts, exit_price, pnl, reason) plus `ambiguous_bars` and `open_at_end`.
+#[pyfunction]
+#[pyo3(signature = (
+    bar_ts, close, bar_day, n_days, quote_ts, bid, ask, bar_offsets, quote_offsets,
+    expiry_ns, end_ns,
+    window, entry_z, exit_z, stop, target, max_holding_ns,
+    multiplier, fee_per_side, quantity, starting_balance, intrabar="stop_first"
+))]
+#[allow(clippy::too_many_arguments)]
+fn prescreen_trades<'py>(
+    py: Python<'py>,
+    bar_ts: PyReadonlyArray1<'py, i64>,
+    close: PyReadonlyArray1<'py, f64>,
+    bar_day: PyReadonlyArray1<'py, u32>,
+    n_days: usize,
+    quote_ts: PyReadonlyArray1<'py, i64>,
+    bid: PyReadonlyArray1<'py, f64>,
+    ask: PyReadonlyArray1<'py, f64>,
+    bar_offsets: PyReadonlyArray1<'py, i64>,
+    quote_offsets: PyReadonlyArray1<'py, i64>,
+    expiry_ns: PyReadonlyArray1<'py, i64>,
+    end_ns: i64,
+    window: i64,
+    entry_z: f64,
+    exit_z: f64,
+    stop: f64,
+    target: f64,
+    max_holding_ns: i64,
+    multiplier: f64,
+    fee_per_side: f64,
+    quantity: f64,
+    starting_balance: f64,
+    intrabar: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let mode = self::intrabar(intrabar)?;
+    let data = market_data(
+        bar_ts,
+        close,
+        bar_day,
+        n_days,
+        quote_ts,
+        bid,
+        ask,
+        bar_offsets,
+        quote_offsets,
+        expiry_ns,
+        end_ns,
+    )?;
+    let point = to_point(window, entry_z, exit_z, stop, target, max_holding_ns);
+    let costs = Costs {
+        multiplier,
+        fee_per_side,
+        quantity,
+        starting_balance,
+    };
+    let (trades, summary) = sim::trades(&data.view(), &point, &costs, mode).map_err(pre_err)?;
+    let out = PyDict::new(py);
+    let col_i = |f: fn(&sim::Trade) -> i64| trades.iter().map(f).collect::<Vec<i64>>();
+    let col_f = |f: fn(&sim::Trade) -> f64| trades.iter().map(f).collect::<Vec<f64>>();
+    out.set_item("side", PyArray1::from_vec(py, col_i(|t| i64::from(t.side))))?;
+    out.set_item("entry_ts", PyArray1::from_vec(py, col_i(|t| t.entry_ts)))?;
+    out.set_item(
+        "entry_price",
+        PyArray1::from_vec(py, col_f(|t| t.entry_price)),
+    )?;
+    out.set_item("exit_ts", PyArray1::from_vec(py, col_i(|t| t.exit_ts)))?;
+    out.set_item(
+        "exit_price",
+        PyArray1::from_vec(py, col_f(|t| t.exit_price)),
+    )?;
+    out.set_item("pnl", PyArray1::from_vec(py, col_f(|t| t.pnl)))?;
+    let reasons: Vec<&str> = trades
+        .iter()
+        .map(|t| match t.reason {
+            ExitReason::Signal => "signal",
+            ExitReason::Stop => "stop",
+            ExitReason::Target => "target",
+            ExitReason::MaxHolding => "max_holding",
+            ExitReason::Expiry => "expiry",
+        })
+        .collect();
+    out.set_item("reason", reasons)?;
+    out.set_item("ambiguous_bars", summary.ambiguous_bars)?;
+    out.set_item("open_at_end", summary.open_at_end)?;
+    Ok(out)
+}
+
 /// The compiled module `quant_scalper._core`.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyRollingZScore>()?;
     m.add_function(wrap_pyfunction!(zscore, m)?)?;
+    m.add_function(wrap_pyfunction!(prescreen, m)?)?;
+    m.add_function(wrap_pyfunction!(prescreen_trades, m)?)?;
     Ok(())
 }

@@ -1,0 +1,687 @@
+//! Batch pre-screen: the strategy's rules simulated for thousands of parameter points at once.
+//!
+//! The same rules as `quant_scalper.strategy` + `quant_scalper.signals`, on the same data the
+//! Nautilus backtest uses (1-minute trade bars for the signal, bid/ask quote ticks for fills):
+//!
+//! - On each bar close, the z-score of the close (window `w`, see [`crate::rolling`]) decides:
+//!   flat and `z >= entry_z` sells, `z <= -entry_z` buys; in a position `|z| <= exit_z`, or the
+//!   opposite extreme, exits. A new entry needs a flat book (no reversal on one bar).
+//! - Market orders fill at the latest quote (buy at the ask, sell at the bid): quotes reach the
+//!   venue before the bar at equal timestamps, so that is the bar's close quote.
+//! - The entry carries a stop `stop` points and a target `target` points from the reference
+//!   price (the side's quote when it is at most one minute old, else the bar close). A long's
+//!   stop triggers on a bid at or below it and fills at that bid (a stop-market: gaps slip);
+//!   its target fills at the target price on a bid at or above it; mirrored for a short. Quotes
+//!   are checked one by one in time order, from the quote after the entry's.
+//! - [`Intrabar::StopFirst`] instead looks at all the quotes of one bar together: if the stop
+//!   triggers anywhere in the bar, the stop wins even when the target was touched first (the
+//!   conservative rule for bar data); [`Intrabar::Ticks`] follows the quote order exactly, as
+//!   the Nautilus matching engine does.
+//! - Max holding time: at `entry time + max_holding`, after any data stamped at that instant,
+//!   the position closes at market at the latest quote (Nautilus fires a time alert then).
+//! - Fees: `fee_per_side` per contract per fill; P&L is net of fees.
+//! - Each segment (one contract) starts flat with a fresh z-score. A position still open at a
+//!   segment's end closes at its last quote when the holding alert or the contract's expiry
+//!   comes before the engine's clock stops (whichever is first), as in Nautilus; otherwise it
+//!   stays open and is no closed trade (counted in `open_at_end`).
+//!
+//! Not modelled: the circuit breakers (daily loss limit, losing-streak pause, session guard,
+//! flatten before the halt), order refusals, and a stop inside the spread at entry. Points are
+//! grouped by window so each segment's z-scores are computed once per window and shared.
+
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::thread;
+
+use crate::rolling::{self, ZScoreError};
+
+/// How a bar whose quotes reach both the stop and the target is resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intrabar {
+    /// The stop wins whenever it triggers within the bar (conservative, bar-data rule).
+    StopFirst,
+    /// Quotes in time order, as the Nautilus engine replays them.
+    Ticks,
+}
+
+/// Why a pre-screen call was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PrescreenError {
+    /// Arrays that must have the same length do not.
+    LengthMismatch {
+        /// Which arrays.
+        what: &'static str,
+    },
+    /// A point's parameters are out of range.
+    BadPoint {
+        /// Index of the point.
+        index: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Segment offsets are not increasing or do not cover the arrays.
+    BadSegments,
+    /// Bar or quote timestamps go backwards inside a segment.
+    Unsorted {
+        /// Which array.
+        what: &'static str,
+    },
+    /// The z-score refused the closes.
+    ZScore(ZScoreError),
+}
+
+impl fmt::Display for PrescreenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::LengthMismatch { what } => write!(f, "array lengths differ: {what}"),
+            Self::BadPoint { index, reason } => write!(f, "point {index}: {reason}"),
+            Self::BadSegments => write!(
+                f,
+                "segment offsets must start at 0, increase, and end at the array lengths"
+            ),
+            Self::Unsorted { what } => write!(f, "{what} timestamps must not go backwards"),
+            Self::ZScore(err) => write!(f, "z-score: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for PrescreenError {}
+
+impl From<ZScoreError> for PrescreenError {
+    fn from(err: ZScoreError) -> Self {
+        Self::ZScore(err)
+    }
+}
+
+/// Market data: bars and quotes of one or more contracts, concatenated, with segment offsets.
+#[derive(Debug, Clone, Copy)]
+pub struct Market<'a> {
+    /// Bar close timestamps (UTC ns), ascending within a segment.
+    pub bar_ts: &'a [i64],
+    /// Bar closes.
+    pub close: &'a [f64],
+    /// Trading-day index of each bar (for daily returns), `0..n_days`.
+    pub bar_day: &'a [u32],
+    /// Number of trading days (zero-P&L days count in the Sharpe ratio).
+    pub n_days: usize,
+    /// Quote timestamps (UTC ns), ascending within a segment.
+    pub quote_ts: &'a [i64],
+    /// Best bids.
+    pub bid: &'a [f64],
+    /// Best asks.
+    pub ask: &'a [f64],
+    /// Bar offsets of the segments: `[0, .., bar_ts.len()]`.
+    pub bar_offsets: &'a [usize],
+    /// Quote offsets of the segments: `[0, .., quote_ts.len()]`.
+    pub quote_offsets: &'a [usize],
+    /// When each segment's contract expires (UTC ns; `i64::MAX`: never in the test).
+    pub expiry_ns: &'a [i64],
+    /// Where the engine's clock stops (UTC ns): the test's end, or its last data.
+    pub end_ns: i64,
+}
+
+/// One parameter point (prices in points, times in nanoseconds).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Z-score window in bars (>= 2).
+    pub window: usize,
+    /// Entry threshold (> exit_z).
+    pub entry_z: f64,
+    /// Exit threshold (>= 0).
+    pub exit_z: f64,
+    /// Stop distance in points (> 0).
+    pub stop: f64,
+    /// Target distance in points (> 0).
+    pub target: f64,
+    /// Close after this long (None: never).
+    pub max_holding_ns: Option<i64>,
+}
+
+/// Contract size, fees and the account.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Costs {
+    /// USD per point per contract (MES: 5).
+    pub multiplier: f64,
+    /// USD per contract per fill.
+    pub fee_per_side: f64,
+    /// Contracts per entry.
+    pub quantity: f64,
+    /// Starting equity (USD) for returns and drawdown in percent.
+    pub starting_balance: f64,
+}
+
+/// Why a trade ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitReason {
+    /// `|z| <= exit_z` or the opposite extreme.
+    Signal,
+    /// The stop triggered.
+    Stop,
+    /// The target filled.
+    Target,
+    /// Max holding time.
+    MaxHolding,
+    /// The contract expired with the position open (closed at the last quote).
+    Expiry,
+}
+
+/// One round trip.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trade {
+    /// +1 long, -1 short.
+    pub side: i8,
+    /// Entry fill time (UTC ns).
+    pub entry_ts: i64,
+    /// Entry fill price.
+    pub entry_price: f64,
+    /// Exit fill time (UTC ns).
+    pub exit_ts: i64,
+    /// Exit fill price.
+    pub exit_price: f64,
+    /// P&L net of both fees (USD).
+    pub pnl: f64,
+    /// Why it closed.
+    pub reason: ExitReason,
+}
+
+/// The statistics of one point.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Summary {
+    /// Closed trades.
+    pub trades: u32,
+    /// Trades with P&L > 0.
+    pub winners: u32,
+    /// Net P&L (USD).
+    pub net_pnl: f64,
+    /// Sum of winning P&L.
+    pub gross_profit: f64,
+    /// Sum of losing P&L (as a positive number).
+    pub gross_loss: f64,
+    /// Fees paid on closed trades.
+    pub fees: f64,
+    /// Largest peak-to-trough fall of realized equity (USD).
+    pub max_drawdown: f64,
+    /// The same over the peak equity.
+    pub max_drawdown_pct: f64,
+    /// Annualised Sharpe of daily returns (NaN when undefined).
+    pub sharpe: f64,
+    /// Trades closed by the stop.
+    pub stops: u32,
+    /// Bars where the stop and the target both triggered (resolved by [`Intrabar`]).
+    pub ambiguous_bars: u32,
+    /// Segments that ended with a position open.
+    pub open_at_end: u32,
+}
+
+const TRADING_DAYS_PER_YEAR: f64 = 252.0;
+const ONE_MINUTE_NS: i64 = 60_000_000_000;
+
+/// Check array lengths, offsets and ordering.
+pub fn validate(market: &Market<'_>) -> Result<(), PrescreenError> {
+    let n = market.bar_ts.len();
+    if market.close.len() != n || market.bar_day.len() != n {
+        return Err(PrescreenError::LengthMismatch {
+            what: "bar_ts, close, bar_day",
+        });
+    }
+    let q = market.quote_ts.len();
+    if market.bid.len() != q || market.ask.len() != q {
+        return Err(PrescreenError::LengthMismatch {
+            what: "quote_ts, bid, ask",
+        });
+    }
+    let good = |offsets: &[usize], len: usize| {
+        offsets.first() == Some(&0)
+            && offsets.last() == Some(&len)
+            && offsets.windows(2).all(|w| w[0] <= w[1])
+    };
+    if market.bar_offsets.len() != market.quote_offsets.len()
+        || market.expiry_ns.len() + 1 != market.bar_offsets.len()
+        || !good(market.bar_offsets, n)
+        || !good(market.quote_offsets, q)
+    {
+        return Err(PrescreenError::BadSegments);
+    }
+    for s in 0..market.bar_offsets.len() - 1 {
+        let bars = &market.bar_ts[market.bar_offsets[s]..market.bar_offsets[s + 1]];
+        if bars.windows(2).any(|w| w[0] > w[1]) {
+            return Err(PrescreenError::Unsorted { what: "bar" });
+        }
+        let quotes = &market.quote_ts[market.quote_offsets[s]..market.quote_offsets[s + 1]];
+        if quotes.windows(2).any(|w| w[0] > w[1]) {
+            return Err(PrescreenError::Unsorted { what: "quote" });
+        }
+    }
+    if market
+        .bar_day
+        .iter()
+        .any(|&d| d as usize >= market.n_days.max(1))
+    {
+        return Err(PrescreenError::LengthMismatch {
+            what: "bar_day values must be below n_days",
+        });
+    }
+    Ok(())
+}
+
+/// Check one point's parameters.
+pub fn check_point(index: usize, p: &Point) -> Result<(), PrescreenError> {
+    let bad = |reason: String| Err(PrescreenError::BadPoint { index, reason });
+    if p.window < 2 {
+        return bad(format!("window must be >= 2, was {}", p.window));
+    }
+    if !(p.exit_z >= 0.0 && p.entry_z > p.exit_z && p.entry_z.is_finite()) {
+        return bad(format!(
+            "need 0 <= exit_z < entry_z, got exit_z {} entry_z {}",
+            p.exit_z, p.entry_z
+        ));
+    }
+    if !(p.stop > 0.0 && p.target > 0.0 && p.stop.is_finite() && p.target.is_finite()) {
+        return bad("stop and target must be > 0 points".to_owned());
+    }
+    if matches!(p.max_holding_ns, Some(h) if h <= 0) {
+        return bad("max holding must be > 0".to_owned());
+    }
+    Ok(())
+}
+
+/// Per-segment data shared by every point: where each bar's quotes end.
+struct Prepared {
+    /// For each bar (global index), one past the last quote (global index) at or before it.
+    quote_end: Vec<usize>,
+}
+
+fn prepare(market: &Market<'_>) -> Prepared {
+    let mut quote_end = vec![0; market.bar_ts.len()];
+    for s in 0..market.bar_offsets.len() - 1 {
+        let (q0, q1) = (market.quote_offsets[s], market.quote_offsets[s + 1]);
+        let mut q = q0;
+        for (i, end) in quote_end
+            .iter_mut()
+            .enumerate()
+            .take(market.bar_offsets[s + 1])
+            .skip(market.bar_offsets[s])
+        {
+            while q < q1 && market.quote_ts[q] <= market.bar_ts[i] {
+                q += 1;
+            }
+            *end = q;
+        }
+    }
+    Prepared { quote_end }
+}
+
+/// Z-scores of the closes for `window`, restarting at each segment (NaN in warm-up).
+fn zscores(market: &Market<'_>, window: usize) -> Result<Vec<f64>, PrescreenError> {
+    let mut out = vec![f64::NAN; market.close.len()];
+    for s in 0..market.bar_offsets.len() - 1 {
+        let (a, b) = (market.bar_offsets[s], market.bar_offsets[s + 1]);
+        rolling::zscore_into(&market.close[a..b], window, &mut out[a..b])?;
+    }
+    Ok(out)
+}
+
+/// An open position.
+#[derive(Clone, Copy)]
+struct Open {
+    side: f64,
+    entry_ts: i64,
+    entry_price: f64,
+    stop: f64,
+    target: f64,
+    deadline: i64,
+}
+
+/// Where a stop or target check found an exit.
+#[derive(Clone, Copy)]
+enum Hit {
+    Stop(usize),
+    Target(usize),
+}
+
+impl Open {
+    fn stop_hit(&self, m: &Market<'_>, q: usize) -> bool {
+        if self.side > 0.0 {
+            m.bid[q] <= self.stop
+        } else {
+            m.ask[q] >= self.stop
+        }
+    }
+
+    fn target_hit(&self, m: &Market<'_>, q: usize) -> bool {
+        if self.side > 0.0 {
+            m.bid[q] >= self.target
+        } else {
+            m.ask[q] <= self.target
+        }
+    }
+
+    /// The exit price of a market order at quote `q`.
+    fn market_exit(&self, m: &Market<'_>, q: usize) -> f64 {
+        if self.side > 0.0 {
+            m.bid[q]
+        } else {
+            m.ask[q]
+        }
+    }
+}
+
+/// Run one point over the whole market; `on_trade` sees every closed trade in order.
+///
+/// The bar loop indexes several parallel arrays (times, closes, days, z, quote ends) by bar.
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+fn simulate(
+    market: &Market<'_>,
+    prepared: &Prepared,
+    z: &[f64],
+    point: &Point,
+    costs: &Costs,
+    intrabar: Intrabar,
+    daily: &mut [f64],
+    mut on_trade: impl FnMut(&Trade),
+) -> Summary {
+    let mut summary = Summary::default();
+    let fee = 2.0 * costs.fee_per_side * costs.quantity;
+    let scale = costs.multiplier * costs.quantity;
+    daily.iter_mut().for_each(|d| *d = 0.0);
+    // Realized equity and its peak, for the drawdown.
+    let mut peak = costs.starting_balance;
+    let mut close_trade = |summary: &mut Summary,
+                           open: &Open,
+                           exit_ts: i64,
+                           exit_price: f64,
+                           reason: ExitReason,
+                           day: u32| {
+        let pnl = (exit_price - open.entry_price) * open.side * scale - fee;
+        summary.trades += 1;
+        summary.net_pnl += pnl;
+        summary.fees += fee;
+        if pnl > 0.0 {
+            summary.winners += 1;
+            summary.gross_profit += pnl;
+        } else if pnl < 0.0 {
+            summary.gross_loss -= pnl;
+        }
+        if reason == ExitReason::Stop {
+            summary.stops += 1;
+        }
+        let equity = costs.starting_balance + summary.net_pnl;
+        peak = peak.max(equity);
+        let drawdown = peak - equity;
+        summary.max_drawdown = summary.max_drawdown.max(drawdown);
+        if peak > 0.0 {
+            summary.max_drawdown_pct = summary.max_drawdown_pct.max(drawdown / peak);
+        }
+        daily[day as usize] += pnl;
+        on_trade(&Trade {
+            side: open.side as i8,
+            entry_ts: open.entry_ts,
+            entry_price: open.entry_price,
+            exit_ts,
+            exit_price,
+            pnl,
+            reason,
+        });
+    };
+
+    for s in 0..market.bar_offsets.len() - 1 {
+        let (b0, b1) = (market.bar_offsets[s], market.bar_offsets[s + 1]);
+        let mut q = market.quote_offsets[s];
+        let mut pos: Option<Open> = None;
+        for i in b0..b1 {
+            let q_end = prepared.quote_end[i];
+            let day = market.bar_day[i];
+            if let Some(open) = pos {
+                // Quotes of this bar up to the holding alert: first stop and first target.
+                let mut expired_at: Option<usize> = None;
+                let mut first_stop: Option<usize> = None;
+                let mut first_target: Option<usize> = None;
+                for k in q..q_end {
+                    if market.quote_ts[k] > open.deadline {
+                        expired_at = Some(k);
+                        break;
+                    }
+                    if first_stop.is_none() && open.stop_hit(market, k) {
+                        first_stop = Some(k);
+                    }
+                    if first_target.is_none() && open.target_hit(market, k) {
+                        first_target = Some(k);
+                    }
+                    if first_stop.is_some() && first_target.is_some() {
+                        break;
+                    }
+                }
+                let hit = match (first_stop, first_target) {
+                    (Some(st), Some(tg)) => {
+                        summary.ambiguous_bars += 1;
+                        if intrabar == Intrabar::Ticks && tg < st {
+                            Some(Hit::Target(tg))
+                        } else {
+                            Some(Hit::Stop(st))
+                        }
+                    }
+                    (Some(st), None) => Some(Hit::Stop(st)),
+                    (None, Some(tg)) => Some(Hit::Target(tg)),
+                    (None, None) => None,
+                };
+                match hit {
+                    Some(Hit::Stop(k)) => {
+                        let price = open.market_exit(market, k);
+                        close_trade(
+                            &mut summary,
+                            &open,
+                            market.quote_ts[k],
+                            price,
+                            ExitReason::Stop,
+                            day,
+                        );
+                        pos = None;
+                    }
+                    Some(Hit::Target(k)) => {
+                        close_trade(
+                            &mut summary,
+                            &open,
+                            market.quote_ts[k],
+                            open.target,
+                            ExitReason::Target,
+                            day,
+                        );
+                        pos = None;
+                    }
+                    None => {
+                        if let Some(k) = expired_at {
+                            // The alert fired before quote k: the latest quote before it (the
+                            // entry's quote at the latest, so k - 1 is in this segment).
+                            let price = open.market_exit(market, k - 1);
+                            close_trade(
+                                &mut summary,
+                                &open,
+                                open.deadline,
+                                price,
+                                ExitReason::MaxHolding,
+                                day,
+                            );
+                            pos = None;
+                        }
+                    }
+                }
+            }
+            q = q_end;
+            let zi = z[i];
+            let last = if q > market.quote_offsets[s] {
+                Some(q - 1)
+            } else {
+                None
+            };
+            if let Some(open) = pos {
+                let exit = zi.abs() <= point.exit_z
+                    || (open.side > 0.0 && zi >= point.entry_z)
+                    || (open.side < 0.0 && zi <= -point.entry_z);
+                if exit {
+                    if let Some(k) = last {
+                        let price = open.market_exit(market, k);
+                        close_trade(
+                            &mut summary,
+                            &open,
+                            market.bar_ts[i],
+                            price,
+                            ExitReason::Signal,
+                            day,
+                        );
+                        pos = None;
+                    }
+                } else if open.deadline <= market.bar_ts[i] {
+                    if let Some(k) = last {
+                        let price = open.market_exit(market, k);
+                        close_trade(
+                            &mut summary,
+                            &open,
+                            open.deadline,
+                            price,
+                            ExitReason::MaxHolding,
+                            day,
+                        );
+                        pos = None;
+                    }
+                }
+            } else if zi.is_finite() && zi.abs() >= point.entry_z {
+                let Some(k) = last else { continue };
+                let side = if zi >= point.entry_z { -1.0 } else { 1.0 };
+                let fill = if side > 0.0 {
+                    market.ask[k]
+                } else {
+                    market.bid[k]
+                };
+                let fresh = market.quote_ts[k] >= market.bar_ts[i] - ONE_MINUTE_NS;
+                let reference = if fresh { fill } else { market.close[i] };
+                pos = Some(Open {
+                    side,
+                    entry_ts: market.bar_ts[i],
+                    entry_price: fill,
+                    stop: reference - side * point.stop,
+                    target: reference + side * point.target,
+                    deadline: point
+                        .max_holding_ns
+                        .map_or(i64::MAX, |h| market.bar_ts[i].saturating_add(h)),
+                });
+            }
+        }
+        if let Some(open) = pos {
+            let last_quote = market.quote_offsets[s + 1];
+            let (at, reason) = if open.deadline <= market.expiry_ns[s] {
+                (open.deadline, ExitReason::MaxHolding)
+            } else {
+                (market.expiry_ns[s], ExitReason::Expiry)
+            };
+            if at <= market.end_ns && last_quote > market.quote_offsets[s] {
+                let price = open.market_exit(market, last_quote - 1);
+                close_trade(
+                    &mut summary,
+                    &open,
+                    at,
+                    price,
+                    reason,
+                    market.bar_day[b1 - 1],
+                );
+            } else {
+                summary.open_at_end += 1;
+            }
+        }
+    }
+    summary.sharpe = sharpe(daily, costs.starting_balance);
+    summary
+}
+
+/// Annualised Sharpe ratio of daily returns (P&L over the equity at the day's start).
+fn sharpe(daily: &[f64], starting_balance: f64) -> f64 {
+    let n = daily.len();
+    if n < 2 {
+        return f64::NAN;
+    }
+    let mut equity = starting_balance;
+    let mut sum = 0.0;
+    let mut sum_sq = 0.0;
+    for &pnl in daily {
+        let r = if equity > 0.0 { pnl / equity } else { 0.0 };
+        sum += r;
+        sum_sq += r * r;
+        equity += pnl;
+    }
+    let mean = sum / n as f64;
+    let var = (sum_sq - sum * mean) / (n as f64 - 1.0);
+    if var <= 0.0 {
+        return f64::NAN;
+    }
+    mean / var.sqrt() * TRADING_DAYS_PER_YEAR.sqrt()
+}
+
+/// Every closed trade of one point (for parity checks against the Nautilus backtest).
+pub fn trades(
+    market: &Market<'_>,
+    point: &Point,
+    costs: &Costs,
+    intrabar: Intrabar,
+) -> Result<(Vec<Trade>, Summary), PrescreenError> {
+    validate(market)?;
+    check_point(0, point)?;
+    let prepared = prepare(market);
+    let z = zscores(market, point.window)?;
+    let mut daily = vec![0.0; market.n_days.max(1)];
+    let mut out = Vec::new();
+    let summary = simulate(
+        market,
+        &prepared,
+        &z,
+        point,
+        costs,
+        intrabar,
+        &mut daily,
+        |t| out.push(*t),
+    );
+    Ok((out, summary))
+}
+
+/// The summary of every point, in the order given, on `threads` threads (0: all cores).
+///
+/// Points with the same window share one z-score series per segment.
+pub fn screen(
+    market: &Market<'_>,
+    points: &[Point],
+    costs: &Costs,
+    intrabar: Intrabar,
+    threads: usize,
+) -> Result<Vec<Summary>, PrescreenError> {
+    validate(market)?;
+    for (i, p) in points.iter().enumerate() {
+        check_point(i, p)?;
+    }
+    let prepared = prepare(market);
+    let mut by_window: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for p in points {
+        if let Entry::Vacant(slot) = by_window.entry(p.window) {
+            slot.insert(zscores(market, p.window)?);
+        }
+    }
+    let threads = if threads == 0 {
+        thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    }
+    .clamp(1, points.len().max(1));
+    let mut out = vec![Summary::default(); points.len()];
+    let chunk = points.len().div_ceil(threads).max(1);
+    thread::scope(|scope| {
+        for (pts, res) in points.chunks(chunk).zip(out.chunks_mut(chunk)) {
+            let (prepared, by_window) = (&prepared, &by_window);
+            scope.spawn(move || {
+                let mut daily = vec![0.0; market.n_days.max(1)];
+                for (p, r) in pts.iter().zip(res.iter_mut()) {
+                    let z = &by_window[&p.window];
+                    *r = simulate(market, prepared, z, p, costs, intrabar, &mut daily, |_| {});
+                }
+            });
+        }
+    });
+    Ok(out)
+}

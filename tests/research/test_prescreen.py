@@ -1,0 +1,168 @@
+"""The Rust pre-screen against the Nautilus backtest: same trades, and a bounded stop-first rule.
+
+Parity points run with the circuit breakers that the pre-screen does not model switched off
+(``RULES_ONLY``: no daily limit, no losing-streak pause, no session guard or flatten before the
+halt); max holding time is modelled and is on for one point. The whole bundled catalog is used
+(three contracts: contract changes, a position closed at its contract's expiry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from quant_scalper.analysis.metrics import ClosedTrade
+from quant_scalper.analysis.stats import compute_stats
+from quant_scalper.backtest.runner import run_backtest
+from quant_scalper.config import BacktestSettings
+from quant_scalper.research.data import catalog_trading_days
+from quant_scalper.research.prescreen import (
+    _costs,
+    load_market,
+    prescreen_points,
+    screen,
+    sim_point,
+    simulate_trades,
+)
+from quant_scalper.research.spec import SweepSpec, load_sweep_spec
+from quant_scalper.research.sweep import run_sweep
+from tests.research.support import RULES_ONLY, SHORT_RANGE, write_spec
+
+TIGHT = {  # small stop and target: many stop/target exits, some bars touching both
+    "strategy.window": 20,
+    "strategy.entry_z": 2.0,
+    "strategy.exit_z": 0.5,
+    "strategy.stop_loss_usd_per_contract": 5,
+    "strategy.take_profit_usd_per_contract": 3.75,
+}
+HOLDING = {  # max holding time 7 minutes, exit only at the mean
+    "strategy.window": 40,
+    "strategy.entry_z": 2.5,
+    "strategy.exit_z": 0.0,
+    "strategy.stop_loss_usd_per_contract": 10,
+    "strategy.take_profit_usd_per_contract": 10,
+    "risk.max_holding_minutes": 7,
+}
+DEFAULTS = {  # the shipped stop and target; a position runs into its contract's expiry
+    "strategy.window": 30,
+    "strategy.entry_z": 1.5,
+    "strategy.exit_z": 0.25,
+}
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory: pytest.TempPathFactory) -> SweepSpec:
+    folder = tmp_path_factory.mktemp("prescreen")
+    return load_sweep_spec(write_spec(folder / "s.yaml", {"strategy.window": [20]}, set=RULES_ONLY))
+
+
+def _settings(spec: SweepSpec, point: dict) -> BacktestSettings:
+    return spec.settings_for(point, spec.base_mapping())
+
+
+def _key(t: ClosedTrade) -> tuple:
+    return (
+        t.instrument_id,
+        t.side,
+        t.opened_at,
+        t.closed_at,
+        t.entry_price,
+        t.exit_price,
+        t.realized_pnl,
+        t.fees,
+    )
+
+
+@pytest.mark.parametrize("point", [TIGHT, HOLDING, DEFAULTS], ids=["tight", "holding", "defaults"])
+def test_ticks_mode_gives_the_nautilus_trades(spec: SweepSpec, point: dict) -> None:
+    settings = _settings(spec, point)
+    nautilus = run_backtest(settings, write_files=False).trades
+    ours = simulate_trades(settings, intrabar="ticks")
+    assert len(nautilus) > 300
+    assert [_key(t) for t in ours] == [_key(t) for t in nautilus]
+
+
+def test_stop_first_differs_only_in_bars_touching_both(spec: SweepSpec) -> None:
+    """The bound: same trade sequence; only trades whose bar hit target then stop change."""
+    settings = _settings(spec, TIGHT)
+    ticks = simulate_trades(settings, intrabar="ticks")
+    stop_first = simulate_trades(settings, intrabar="stop_first")
+    assert len(ticks) == len(stop_first)
+    stop_pts, target_pts = Decimal("1.00"), Decimal("0.75")
+    changed = []
+    for a, b in zip(ticks, stop_first, strict=True):
+        assert (a.instrument_id, a.side, a.opened_at, a.entry_price) == (
+            b.instrument_id,
+            b.side,
+            b.opened_at,
+            b.entry_price,
+        )
+        if _key(a) != _key(b):
+            changed.append((a, b))
+            sign = 1 if a.side == "LONG" else -1
+            # Nautilus took the target; stop-first takes the stop (at or beyond its trigger) in
+            # the same minute, so the position is flat at that bar's close either way.
+            assert a.exit_price == a.entry_price + sign * target_pts
+            assert sign * (b.exit_price - b.entry_price) <= -stop_pts
+            assert a.closed_at.replace(second=0, microsecond=0) == b.closed_at.replace(
+                second=0, microsecond=0
+            )
+            assert b.realized_pnl < a.realized_pnl
+    # On the bundled catalog: 3 of 1,167 trades, $30.00 of net P&L.
+    assert len(changed) == 3
+    diff = sum(a.realized_pnl - b.realized_pnl for a, b in changed)
+    assert diff == Decimal("30.00")
+    market = load_market(settings)
+    row = screen(market, [sim_point(settings, market)], _costs(settings, market), "stop_first")
+    assert row["ambiguous_bars"].iloc[0] >= len(changed)
+
+
+def test_screen_statistics_are_the_shared_statistics(spec: SweepSpec) -> None:
+    settings = _settings(spec, TIGHT)
+    trades = simulate_trades(settings, intrabar="ticks")
+    stats = compute_stats(
+        trades,
+        Decimal(100_000),
+        trading_days=catalog_trading_days(settings),
+        bootstrap_samples=0,
+    )
+    market = load_market(settings)
+    row = screen(market, [sim_point(settings, market)], _costs(settings, market), "ticks").iloc[0]
+    assert row["trades"] == stats.trades
+    assert row["net_pnl"] == pytest.approx(float(stats.net_pnl), abs=1e-6)
+    assert row["win_rate"] == pytest.approx(stats.win_rate)
+    assert row["profit_factor"] == pytest.approx(stats.profit_factor)
+    assert row["max_drawdown_usd"] == pytest.approx(float(stats.max_drawdown_usd), abs=1e-6)
+    assert row["max_drawdown_pct"] == pytest.approx(stats.max_drawdown_pct, rel=1e-6)
+    assert row["sharpe_ratio"] == pytest.approx(stats.sharpe_ratio, rel=1e-9)
+
+
+def test_points_sharing_a_window_match_points_run_alone(spec: SweepSpec) -> None:
+    settings = spec.settings_for({}, spec.base_mapping())
+    market = load_market(settings)
+    base = sim_point(settings, market)
+    points = [
+        replace(base, window=w, entry_z=e, stop=s)
+        for w in (20, 35)
+        for e in (1.5, 2.5)
+        for s in (1.0, 40.0)
+    ]
+    costs = _costs(settings, market)
+    together = screen(market, points[::-1], costs, "ticks", threads=2).iloc[::-1]
+    alone = pd.concat([screen(market, [p], costs, "ticks", threads=1) for p in points])
+    pd.testing.assert_frame_equal(together.reset_index(drop=True), alone.reset_index(drop=True))
+
+
+def test_sweep_backtests_the_prescreen_top_and_counts_every_point(tmp_path: Path) -> None:
+    grid = {"strategy.window": [20, 40], "strategy.entry_z": [1.5, 2.0, 2.5]}
+    spec = load_sweep_spec(write_spec(tmp_path / "s.yaml", grid, set=SHORT_RANGE))
+    ranked = prescreen_points(spec, spec.points(), spec.base_mapping())
+    assert len(ranked) == 6 and ranked["sharpe_ratio"].is_monotonic_decreasing
+    run = run_sweep(spec, workers=1, progress=False, prescreen_top=2)
+    assert run.ran == 2 and run.trials == 6
+    assert set(run.table["point_id"]) == set(ranked["point_id"].head(2))
+    assert (run.table["n_trials"] == 6).all()
