@@ -685,3 +685,200 @@ pub fn screen(
     });
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000_000_000;
+
+    /// One contract: a bar per minute, four quotes per bar (bid open/high/low/close at
+    /// -300/-200/-100/0 ms of the close), the ask one tick above.
+    struct Data {
+        bar_ts: Vec<i64>,
+        close: Vec<f64>,
+        day: Vec<u32>,
+        quote_ts: Vec<i64>,
+        bid: Vec<f64>,
+        ask: Vec<f64>,
+        bar_offsets: Vec<usize>,
+        quote_offsets: Vec<usize>,
+        expiry: Vec<i64>,
+    }
+
+    impl Data {
+        fn new(bars: &[[f64; 4]]) -> Self {
+            let mut d = Data {
+                bar_ts: vec![],
+                close: vec![],
+                day: vec![],
+                quote_ts: vec![],
+                bid: vec![],
+                ask: vec![],
+                bar_offsets: vec![0, bars.len()],
+                quote_offsets: vec![0, 4 * bars.len()],
+                expiry: vec![i64::MAX],
+            };
+            for (i, ohlc) in bars.iter().enumerate() {
+                let ts = (i as i64 + 1) * MIN;
+                d.bar_ts.push(ts);
+                d.close.push(ohlc[3]);
+                d.day.push(0);
+                for (k, &b) in ohlc.iter().enumerate() {
+                    d.quote_ts.push(ts - (3 - k as i64) * 100_000_000);
+                    d.bid.push(b);
+                    d.ask.push(b + 0.25);
+                }
+            }
+            d
+        }
+
+        fn market(&self) -> Market<'_> {
+            Market {
+                bar_ts: &self.bar_ts,
+                close: &self.close,
+                bar_day: &self.day,
+                n_days: 1,
+                quote_ts: &self.quote_ts,
+                bid: &self.bid,
+                ask: &self.ask,
+                bar_offsets: &self.bar_offsets,
+                quote_offsets: &self.quote_offsets,
+                expiry_ns: &self.expiry,
+                end_ns: *self.bar_ts.last().unwrap(),
+            }
+        }
+    }
+
+    fn flat(p: f64) -> [f64; 4] {
+        [p, p, p, p]
+    }
+
+    const COSTS: Costs = Costs {
+        multiplier: 5.0,
+        fee_per_side: 0.62,
+        quantity: 1.0,
+        starting_balance: 100_000.0,
+    };
+
+    // Window 3: the close 98 after 100.25, 100 has z = -1.15 (the largest a window of 3 allows).
+    const POINT: Point = Point {
+        window: 3,
+        entry_z: 1.1,
+        exit_z: 0.1,
+        stop: 1.0,
+        target: 0.5,
+        max_holding_ns: None,
+    };
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn a_bar_touching_target_then_stop_follows_the_intrabar_rule() {
+        // Long at the ask 98.25 on bar 3: stop 97.25, target 98.75. Bar 4's high reaches the
+        // target, then its low the stop.
+        let d = Data::new(&[
+            flat(100.0),
+            flat(100.25),
+            flat(100.0),
+            flat(98.0),
+            [98.0, 98.75, 97.0, 98.5],
+            flat(98.5),
+        ]);
+        let (ticks, summary) = trades(&d.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
+        assert_eq!(ticks.len(), 1);
+        let t = ticks[0];
+        assert_eq!(
+            (t.side, t.entry_ts, t.reason),
+            (1, 4 * MIN, ExitReason::Target)
+        );
+        assert!(close(t.entry_price, 98.25) && close(t.exit_price, 98.75));
+        assert!(close(t.pnl, 0.5 * 5.0 - 1.24));
+        assert_eq!(t.exit_ts, 5 * MIN - 200_000_000);
+        assert_eq!(summary.ambiguous_bars, 1);
+        let (first, _) = trades(&d.market(), &POINT, &COSTS, Intrabar::StopFirst).unwrap();
+        let s = first[0];
+        assert_eq!(s.reason, ExitReason::Stop);
+        // A stop-market fills at the bid that triggers it (97.00, through the 97.25 stop).
+        assert!(close(s.exit_price, 97.0) && close(s.pnl, -1.25 * 5.0 - 1.24));
+    }
+
+    #[test]
+    fn max_holding_closes_at_the_close_quote_of_its_minute() {
+        let d = Data::new(&[
+            flat(100.0),
+            flat(100.25),
+            flat(100.0),
+            flat(98.0),
+            flat(98.0),
+            flat(98.0),
+        ]);
+        let point = Point {
+            max_holding_ns: Some(MIN),
+            ..POINT
+        };
+        let (t, _) = trades(&d.market(), &point, &COSTS, Intrabar::Ticks).unwrap();
+        assert_eq!(t.len(), 1);
+        assert_eq!(
+            (t[0].exit_ts, t[0].reason),
+            (5 * MIN, ExitReason::MaxHolding)
+        );
+        assert!(close(t[0].exit_price, 98.0));
+        // Without it the flat window (z = 0) closes it a minute later; cut the data before
+        // that and the position is still open at the end (not a closed trade).
+        let (later, _) = trades(&d.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
+        assert_eq!(
+            (later[0].exit_ts, later[0].reason),
+            (6 * MIN, ExitReason::Signal)
+        );
+        let cut = Data::new(&[
+            flat(100.0),
+            flat(100.25),
+            flat(100.0),
+            flat(98.0),
+            flat(98.0),
+        ]);
+        let (none, summary) = trades(&cut.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
+        assert!(none.is_empty());
+        assert_eq!(summary.open_at_end, 1);
+    }
+
+    #[test]
+    fn screen_matches_single_runs_and_rejects_bad_points() {
+        let d = Data::new(&[
+            flat(100.0),
+            flat(100.25),
+            flat(100.0),
+            flat(98.0),
+            [98.0, 98.75, 97.0, 98.5],
+            flat(100.0),
+            flat(101.0),
+            flat(98.0),
+            flat(99.0),
+        ]);
+        let points = [
+            POINT,
+            Point {
+                window: 4,
+                entry_z: 1.2,
+                ..POINT
+            },
+            POINT,
+        ];
+        let all = screen(&d.market(), &points, &COSTS, Intrabar::Ticks, 2).unwrap();
+        for (p, s) in points.iter().zip(&all) {
+            let (_, alone) = trades(&d.market(), p, &COSTS, Intrabar::Ticks).unwrap();
+            assert_eq!(format!("{s:?}"), format!("{alone:?}")); // NaN Sharpe != NaN
+        }
+        let bad = Point {
+            entry_z: 0.05,
+            ..POINT
+        };
+        assert!(matches!(
+            screen(&d.market(), &[POINT, bad], &COSTS, Intrabar::Ticks, 1),
+            Err(PrescreenError::BadPoint { index: 1, .. })
+        ));
+    }
+}
