@@ -75,6 +75,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         default=10.5,
         help="minimum seconds between requests (IB: 60 requests per 10 minutes)",
     )
+    fetch.add_argument(
+        "--backoff-secs",
+        type=float,
+        default=60.0,
+        help="wait after a pacing violation (IB error 162) before retrying the chunk",
+    )
     fetch.add_argument("--client-id", type=int, default=None, help="default: ib.client_id + 200")
     fetch.add_argument("--no-progress", action="store_true", help="no progress bar (logs/CI)")
     fetch.set_defaults(handler=_data_fetch)
@@ -165,7 +171,8 @@ def _data_fetch(args: argparse.Namespace) -> int:
         bid_ask=args.bid_ask,
         chunk_days=args.chunk_days,
         pace_secs=args.pace_secs,
+        backoff_secs=args.backoff_secs,
     )
     summary = fetch_bars(settings, request, client_id=client_id, progress=not args.no_progress)
     print(summary.describe())
-    return 0
+    return 1 if summary.failed else 0
