@@ -212,7 +212,7 @@ def screen(
     intrabar: str = "stop_first",
     threads: int = 0,
 ) -> pd.DataFrame:
-    """Simulate every point (Rust, all cores by default): one row of statistics per point."""
+    """Simulate every point (Rust, all cores by default): its parameters and statistics."""
     from quant_scalper._core import prescreen
 
     columns = {
@@ -229,7 +229,7 @@ def screen(
         )
     except ValueError as exc:
         raise SweepConfigError(f"the pre-screen refused its input: {exc}") from exc
-    frame = pd.DataFrame(raw)
+    frame = pd.concat([pd.DataFrame(columns), pd.DataFrame(raw)], axis=1)
     trades = frame["trades"].replace(0, np.nan)
     frame["win_rate"] = frame["winners"] / trades
     frame["expectancy"] = frame["net_pnl"] / trades
