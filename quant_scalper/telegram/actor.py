@@ -3,8 +3,10 @@
 Everything that can block (HTTP) runs on two daemon threads: the ``Outbox`` sender and the
 ``UpdatePoller``. The actor itself runs on the node's thread like any Nautilus component: its
 message-bus handlers only format a text and append it to the outbox (a lock and a deque), and a
-clock timer drains what the poller fetched, so commands reach the strategy by a message-bus
-publish on the node's own thread, never by a call from a foreign thread.
+callback rescheduled on the node's event loop drains what the poller fetched, so commands reach
+the strategy by a message-bus publish on the loop's thread, never from a foreign thread. (Not a
+Nautilus clock timer: in 1.231 ``LiveClock`` runs timer callbacks on Rust-owned threads; the
+heartbeat and daily-summary timers hop to the loop with ``call_soon_threadsafe``.)
 
 In a backtest (a test clock) nothing is sent: the actor is off, or with ``record_path`` it
 appends every alert as a JSON line to that file, synchronously and deterministically.
@@ -12,9 +14,11 @@ appends every alert as a JSON line to that file, synchronously and deterministic
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
+import queue
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -240,12 +244,18 @@ class TelegramAlerts(Actor):
         self._answered: list[str] = []
         self._warned: set[str] = set()
         self._timers: list[str] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tick_handle: asyncio.TimerHandle | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def on_start(self) -> None:
         """Pick the mode, start the threads (live), subscribe, arm timers, announce the start."""
         self.mode = self._resolve_mode()
+        try:  # a live node starts its components inside its running event loop
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
         if self.mode == "off":
             self.log.info("Telegram alerts off (backtest or telegram.mode: off)")
             return
@@ -267,6 +277,9 @@ class TelegramAlerts(Actor):
             if name in self.clock.timer_names:
                 self.clock.cancel_timer(name)
         self._timers.clear()
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+            self._tick_handle = None
         day = fmt.summarize(self._period("day"))
         self._emit(f"node {self.trader_id} stopping; day P&L {fmt.usd(day.net_pnl)}")
         if self._poller is not None:
@@ -348,7 +361,10 @@ class TelegramAlerts(Actor):
 
     def _arm_timers(self) -> None:
         cfg = self.config
-        if self._outbox is not None or self._poller is not None:
+        if self._loop is not None:
+            self._schedule_tick()
+        elif self._outbox is not None or self._poller is not None:
+            self.log.warning("Telegram: no running event loop; commands run on clock timers")
             self._set_timer("telegram-tick", timedelta(milliseconds=cfg.tick_ms), self._on_tick)
         if cfg.heartbeat_minutes is not None:
             self._set_timer(
@@ -357,14 +373,42 @@ class TelegramAlerts(Actor):
         if cfg.daily_summary and not cfg.session_always_open:
             self._arm_daily_summary()
 
+    def _on_node_thread(self, callback: Callable[[Any], None]) -> Callable[[Any], None]:
+        """Wrap a clock callback so it runs on the node's event-loop thread.
+
+        Nautilus 1.231's ``LiveClock`` calls timer and time-alert callbacks on Rust-owned
+        threads, not on the event loop that runs data and order events: hop over to the loop.
+        In a backtest (no loop) the callback runs where it is called, on the engine's thread.
+        """
+
+        def hop(event: Any) -> None:
+            loop = self._loop
+            if loop is None:
+                callback(event)
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(callback, event)
+
+        return hop
+
+    def _schedule_tick(self) -> None:
+        self._tick_handle = self._loop.call_later(self.config.tick_ms / 1000, self._loop_tick)
+
+    def _loop_tick(self) -> None:
+        self._on_tick(None)
+        if self._tick_handle is not None:
+            self._schedule_tick()
+
     def _set_timer(self, name: str, interval: timedelta, callback: Callable) -> None:
-        self.clock.set_timer(name, interval, callback=callback)
+        self.clock.set_timer(name, interval, callback=self._on_node_thread(callback))
         self._timers.append(name)
 
     def _arm_daily_summary(self) -> None:
         at = self._schedule.next_halt(self._now())
         self.clock.set_time_alert(
-            "telegram-daily-summary", at, self._on_session_close, override=True
+            "telegram-daily-summary",
+            at,
+            self._on_node_thread(self._on_session_close),
+            override=True,
         )
 
     # -- output ------------------------------------------------------------------------------
@@ -496,16 +540,16 @@ class TelegramAlerts(Actor):
             f"day P&L {fmt.usd(day.net_pnl)}"
         )
 
-    # -- the node-thread tick: threads' news, commands, timeouts, stale data -----------------
+    # -- the loop tick: the threads' news, commands, /confirm timeouts, stale data ------------
 
     @_guarded
-    def _on_tick(self, event: TimeEvent) -> None:
+    def _on_tick(self, event: TimeEvent | None) -> None:
         self._drain_events()
         if self._poller is not None:
             while True:
                 try:
                     update = self._poller.inbox.get_nowait()
-                except Exception:  # queue.Empty
+                except queue.Empty:
                     break
                 self._on_update(update)
         chat = self._gate.expire(time.monotonic())

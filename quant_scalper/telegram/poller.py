@@ -78,6 +78,8 @@ class UpdatePoller:
                 healthy = False
                 self._stop.wait(self._max_backoff)
                 continue
+            if self._stop.is_set():
+                return  # not acknowledged (no next offset sent): Telegram keeps them for later
             if not healthy:
                 self.events.put(OutboxEvent("poll_recovered", "getUpdates works again"))
             healthy, failures = True, 0
