@@ -210,6 +210,11 @@ class TelegramClient:
             hint = ""
             if "chat not found" in description.lower():
                 hint = "; check TELEGRAM_CHAT_ID (send the bot a message first)"
+            elif status == 409:
+                hint = (
+                    "; another process polls this bot (a second node with the same token?) or a "
+                    "webhook is set (deleteWebhook): one poller per bot token"
+                )
             raise TelegramRequestError(
                 f"{method}: Telegram refused the request (HTTP {status}: {description}){hint}",
                 status,

@@ -195,6 +195,13 @@ class BotPeer:
         elif fault == "timeout":
             time.sleep(3.0)  # longer than the tests' client timeouts
             return True
+        elif fault == "conflict":
+            body = {
+                "ok": False,
+                "error_code": 409,
+                "description": "Conflict: terminated by other getUpdates request",
+            }
+            self._reply(h, 409, body)
         elif fault == "chat_not_found":
             self._reply(
                 h,

@@ -105,3 +105,25 @@ def test_errors_are_deduplicated_and_trips_and_connection_alerted(tmp_path: Path
         "CONNECTION RESTORED: IB 1102",
     ]
     engine.dispose()
+
+
+def test_stale_market_data_during_the_session_is_alerted_once(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.jsonl"
+    candles = win_cycle()  # from 09:00 CT, market open
+    engine = build_engine(candles, window=10)
+    actor = TelegramAlerts(TelegramAlertsConfig(record_path=str(path), stale_data_secs=60))
+    engine.add_actor(actor)
+    engine.run()
+    assert actor._last_data_ns == engine.kernel.clock.timestamp_ns()  # quotes and bars seen
+    actor._check_stale_data()
+    actor._last_data_ns -= 61 * 1_000_000_000  # the feed went quiet a minute ago
+    actor._check_stale_data()
+    actor._check_stale_data()
+    actor._last_data_ns = engine.kernel.clock.timestamp_ns()
+    actor._check_stale_data()
+    texts = [r["text"] for r in records(path)]
+    assert [t for t in texts if t.startswith("CONNECTION")] == [
+        "CONNECTION LOST? no market data for 61 s while the market is open",
+        "CONNECTION RESTORED: market data flowing again",
+    ]
+    engine.dispose()

@@ -72,6 +72,12 @@ def test_chat_not_found_hints_at_the_chat_id(peer: BotPeer) -> None:
         client(peer).send_message(1, "x")
 
 
+def test_a_second_poller_is_explained(peer: BotPeer) -> None:
+    peer.fail("getUpdates", "conflict")
+    with pytest.raises(TelegramRequestError, match="one poller per bot token"):
+        client(peer).get_updates(None, 0)
+
+
 def test_token_never_appears_in_errors_or_logs(peer: BotPeer, caplog) -> None:
     wrong = "999:WRONG-secret"
     caplog.set_level(logging.DEBUG)
