@@ -8,6 +8,8 @@ compares what the node believes (its status file) with what the "broker" holds (
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -15,7 +17,14 @@ from pathlib import Path
 
 from tests.ibpeer import IBPeer, Snapshot, candles_from_closes
 from tests.live import scenario
-from tests.live.harness import LiveNode, net_position, wait_for, write_config
+from tests.live.harness import (
+    REPO,
+    LiveNode,
+    net_position,
+    node_env,
+    wait_for,
+    write_config,
+)
 
 STATE_KEYS = ("trading_day", "realized_pnl", "consecutive_losses", "trades_today", "halted")
 BOOT = 60.0  # node start: imports, handshake, instrument, reconciliation
@@ -221,4 +230,73 @@ def test_rejected_order_is_logged_once_without_retry(
     # Nautilus echoes ERROR lines on stderr too (same timestamp): count distinct events.
     refusals = {line for line in node.text().splitlines() if "rejected by the venue" in line}
     assert len(refusals) == 1
+    assert node.stop() == 0
+
+
+def test_connectivity_lost_1100_refuses_orders_until_reconnected(
+    peer: IBPeer, start_node: Callable[..., LiveNode], tmp_path: Path
+) -> None:
+    """IB says 1100 (gateway lost IB) on a live socket: no order leaves until reconnected."""
+    node = start_node(write_config(tmp_path, peer.port))
+    _ready(peer, node)
+    peer.send_error(1100, "Connectivity between IB and Trader Workstation has been lost.")
+    node.wait_log(r"Degrading InteractiveBrokersClient", STEP)
+    peer.push(*scenario.entry_path())  # an entry signal while degraded
+    node.wait_log(r"rejected by the venue: Interactive Brokers client is not ready", STEP)
+    assert peer.snapshot().count("PLACE_ORDER") == 0
+    peer.send_error(1102, "Connectivity between IB and Trader Workstation has been restored.")
+    # The adapter drops the socket and reconnects by itself (after a 326 back-off, see README).
+    wait_for(
+        lambda: peer.snapshot().count("REQ_HISTORICAL_DATA") >= 2,
+        90.0,
+        "the node to reconnect and resubscribe its bars",
+        node,
+    )
+    bars = node.status()["bars_received"]
+    peer.push(*candles_from_closes(scenario.DECLINE[:3]))
+    node.wait_status(lambda s: s["bars_received"] > bars, STEP, "bars after the reconnect")
+    snap = peer.snapshot()
+    assert snap.count("PLACE_ORDER") == 0 and not snap.positions
+    assert not node.status()["positions"]
+    assert node.stop() == 0
+
+
+def test_kill_switch_flattens_the_ib_position_and_halts(
+    peer: IBPeer, start_node: Callable[..., LiveNode], tmp_path: Path
+) -> None:
+    """``quant-scalper kill`` reaches the live node: bracket cancelled, position closed, halted."""
+    config = write_config(tmp_path, peer.port)
+    node = start_node(config)
+    _ready(peer, node)
+    _enter_long(peer, node)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "quant_scalper.cli",
+            "kill",
+            "--config",
+            str(config),
+            "--wait",
+            "20",
+        ],
+        cwd=REPO,
+        env=node_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and "kill:" in result.stdout, result.stdout + result.stderr
+    snap = peer.wait_until(
+        lambda s: not s.positions and not s.working, STEP, "the kill switch to flatten"
+    )
+    assert [o.status for o in snap.orders] == ["Filled", "Cancelled", "Cancelled", "Filled"]
+    state = json.loads((node.state_dir / "QS-TEST-001" / "risk_state.json").read_text())
+    assert state["halted"] is True
+    node.wait_status(lambda s: not s["positions"], STEP, "the node to be flat")
+    peer.push(*candles_from_closes(scenario.DECLINE[:6]))  # signals while halted: no order
+    bars = node.status()["bars_received"]
+    peer.push(*candles_from_closes([4980.0, 4975.0, 4970.0]))
+    node.wait_status(lambda s: s["bars_received"] > bars, STEP, "bars while halted")
+    assert peer.snapshot().count("PLACE_ORDER") == 4
     assert node.stop() == 0
