@@ -1,0 +1,88 @@
+"""Benchmark: the Rust pre-screen on a year of 1-minute bars and a 10,000-point grid.
+
+The bundled catalog's bars and quote ticks (three contracts, ~19,000 bars, ~77,000 quotes) are
+replicated end to end, shifted in time, to ~350,000 bars (one year of the ~23 h Globex session)
+with their quotes (~1.4 million). The grid is 10 windows x 10 entry_z x 4 exit_z x 5 stops x
+5 targets = 10,000 points, so each window's z-scores are shared by 1,000 points. Measured in this
+one run: all cores, one thread (their ratio), and ``ticks`` vs ``stop_first``.
+
+Issue target: the 10,000-point grid in under 60 s on the 2-core machine.
+
+Run: ``.venv/bin/python benchmarks/bench_prescreen.py`` (``--check`` exits 1 if the target is
+missed; ``--points N`` for a smaller grid).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import time
+from dataclasses import replace
+
+from quant_scalper.config import load_backtest_settings
+from quant_scalper.research.prescreen import _costs, load_market, screen, sim_point
+
+TARGET_BARS = 350_000
+TARGET_S = 60.0
+WINDOWS = (10, 15, 20, 30, 40, 60, 80, 120, 160, 240)
+ENTRY_Z = (1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0, 3.5, 4.0)
+EXIT_Z = (0.0, 0.25, 0.5, 1.0)
+STOPS = (0.5, 1.0, 2.0, 5.0, 40.0)  # points (MES: $2.50 .. $200 per contract)
+TARGETS = (0.5, 1.0, 2.0, 5.0, 60.0)
+
+
+def main() -> int:
+    """Run the benchmark and print its figures; exit 1 with --check if the target is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the target is missed")
+    parser.add_argument("--points", type=int, default=10_000, help="grid size (a prefix)")
+    args = parser.parse_args()
+
+    settings = load_backtest_settings(None, []).replace(progress=False)
+    base = load_market(settings)
+    times = -(-TARGET_BARS // len(base.bar_ts))
+    market = base.replicate(times)
+    point = sim_point(settings, base)
+    grid = [
+        replace(point, window=w, entry_z=e, exit_z=x, stop=s, target=t)
+        for w, e, x, s, t in itertools.product(WINDOWS, ENTRY_Z, EXIT_Z, STOPS, TARGETS)
+    ][: args.points]
+    costs = _costs(settings, base)
+    print(
+        f"market: {len(market.bar_ts):,} bars, {len(market.quote_ts):,} quotes "
+        f"({times} x the bundled catalog), {market.n_days} trading days; "
+        f"grid: {len(grid):,} points, {len(set(p.window for p in grid))} windows; "
+        f"{os.cpu_count()} cores"
+    )
+    figures = {}
+    for label, intrabar, threads in (
+        ("stop_first, all cores", "stop_first", 0),
+        ("ticks, all cores", "ticks", 0),
+        ("stop_first, 1 thread", "stop_first", 1),
+    ):
+        started = time.perf_counter()
+        result = screen(market, grid, costs, intrabar=intrabar, threads=threads)
+        elapsed = time.perf_counter() - started
+        figures[label] = elapsed
+        print(
+            f"{label:24s} {elapsed:7.2f} s  {len(grid) / elapsed:9,.0f} points/s  "
+            f"{len(grid) * len(market.bar_ts) / elapsed / 1e6:8.0f} M point-bars/s  "
+            f"(median trades/point {int(result['trades'].median()):,})"
+        )
+    best = figures["stop_first, all cores"]
+    print(
+        f"\nall cores vs 1 thread: {figures['stop_first, 1 thread'] / best:.2f}x; "
+        f"ticks vs stop_first: {figures['ticks, all cores'] / best:.2f}x the time"
+    )
+    scaled = best * 10_000 / len(grid)
+    ok = scaled < TARGET_S
+    print(
+        f"target: 10,000 points < {TARGET_S:.0f} s -> {scaled:.1f} s: {'MET' if ok else 'MISSED'}"
+    )
+    return 0 if ok or not args.check else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
