@@ -50,6 +50,7 @@ def main() -> int:
         for w, e, x, s, t in itertools.product(WINDOWS, ENTRY_Z, EXIT_Z, STOPS, TARGETS)
     ][: args.points]
     costs = _costs(settings, base)
+    print(f"load average: {os.getloadavg()[0]:.2f} (other processes share these cores)")
     print(
         f"market: {len(market.bar_ts):,} bars, {len(market.quote_ts):,} quotes "
         f"({times} x the bundled catalog), {market.n_days} trading days; "

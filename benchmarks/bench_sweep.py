@@ -67,7 +67,8 @@ def main() -> int:
     args = parser.parse_args()
     points = len(GRID["strategy.window"]) * len(GRID["strategy.entry_z"])
     print(
-        f"{points} points x full Nautilus backtests of the bundled catalog; {os.cpu_count()} cores"
+        f"{points} points x full Nautilus backtests of the bundled catalog; "
+        f"{os.cpu_count()} cores, load average before: {os.getloadavg()[0]:.2f}"
     )
     best: dict[int, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench_sweep_") as tmp:
@@ -80,6 +81,7 @@ def main() -> int:
                 )
                 if workers not in best or wall < best[workers][0]:
                     best[workers] = (wall, per_point)
+    print(f"load average after: {os.getloadavg()[0]:.2f} (other processes share these cores)")
     rate = {w: points / best[w][0] * 60 for w in best}
     ratio = rate[2] / rate[1]
     print(
