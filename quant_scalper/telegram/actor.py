@@ -265,6 +265,7 @@ class TelegramAlerts(Actor):
         if self.mode == "record":
             self._record = Path(self.config.record_path).expanduser()
             self._record.parent.mkdir(parents=True, exist_ok=True)
+        self._load_trades()
         self._subscribe()
         self._arm_timers()
         self._emit(f"node {self.trader_id} started ({self.mode})")
@@ -477,20 +478,38 @@ class TelegramAlerts(Actor):
                 )
             )
         elif isinstance(event, PositionClosed):
-            trade = ClosedTrade(
-                instrument_id=str(event.instrument_id),
-                side="LONG" if event.entry == OrderSide.BUY else "SHORT",
-                quantity=event.peak_qty.as_decimal(),
-                opened_at=_utc(event.ts_opened),
-                closed_at=_utc(event.ts_closed),
-                entry_price=self._price(event.instrument_id, event.avg_px_open),
-                exit_price=self._price(event.instrument_id, event.avg_px_close),
-                realized_pnl=event.realized_pnl.as_decimal(),
-                fees=_fees(self.cache.position(event.position_id)),
-            )
+            trade = self._closed_trade(event, _fees(self.cache.position(event.position_id)))
             self._trades.append(trade)
             day = fmt.summarize(self._period("day")).net_pnl
             self._emit(fmt.exit_alert(trade, day))
+
+    def _closed_trade(self, closed: Any, fees: Decimal) -> ClosedTrade:
+        """A round trip from a ``PositionClosed`` event or a closed ``Position`` (same fields)."""
+        return ClosedTrade(
+            instrument_id=str(closed.instrument_id),
+            side="LONG" if closed.entry == OrderSide.BUY else "SHORT",
+            quantity=closed.peak_qty.as_decimal(),
+            opened_at=_utc(closed.ts_opened),
+            closed_at=_utc(closed.ts_closed),
+            entry_price=self._price(closed.instrument_id, closed.avg_px_open),
+            exit_price=self._price(closed.instrument_id, closed.avg_px_close),
+            realized_pnl=closed.realized_pnl.as_decimal(),
+            fees=fees,
+        )
+
+    def _load_trades(self) -> None:
+        """Round trips already in the cache (a cache database keeps them across restarts).
+
+        A NETTING position id is reused when the book reopens: earlier round trips of it are
+        the cache's position snapshots.
+        """
+        closed = list(self.cache.position_snapshots()) + list(self.cache.positions_closed())
+        trades = [
+            self._closed_trade(p, _fees(p))
+            for p in closed
+            if p.ts_closed and p.realized_pnl is not None
+        ]
+        self._trades = sorted(set(trades), key=lambda t: t.closed_at)
 
     def _price(self, instrument_id: object, value: float) -> Decimal:
         """An average fill price at the instrument's precision (3990.00, not 3990.0)."""

@@ -65,6 +65,11 @@ def test_backtest_records_alerts_and_the_daily_summary(tmp_path: Path) -> None:
     assert "trades 3, win rate 100%" in summary and "net of fees $3.72" in summary
     stamp = next(r["ts"] for r in records(path) if r["text"].startswith("DAILY SUMMARY"))
     assert stamp == datetime(2013, 10, 8, 16, 0, tzinfo=CT).astimezone(UTC).isoformat()
+    # A restarted actor rebuilds the same ledger from the cache (snapshots of the reused
+    # NETTING position id plus the closed position).
+    seen = list(actor._trades)
+    actor._load_trades()
+    assert actor._trades == seen and len(seen) == 3
     engine.dispose()
 
 
