@@ -22,7 +22,7 @@ import time
 from dataclasses import replace
 
 from quant_scalper.config import load_backtest_settings
-from quant_scalper.research.prescreen import _costs, load_market, screen, sim_point
+from quant_scalper.research.prescreen import load_market, screen, sim_costs, sim_point
 
 TARGET_BARS = 350_000
 TARGET_S = 60.0
@@ -49,7 +49,7 @@ def main() -> int:
         replace(point, window=w, entry_z=e, exit_z=x, stop=s, target=t)
         for w, e, x, s, t in itertools.product(WINDOWS, ENTRY_Z, EXIT_Z, STOPS, TARGETS)
     ][: args.points]
-    costs = _costs(settings, base)
+    costs = sim_costs(settings, base)
     print(f"load average: {os.getloadavg()[0]:.2f} (other processes share these cores)")
     print(
         f"market: {len(market.bar_ts):,} bars, {len(market.quote_ts):,} quotes "

@@ -97,7 +97,7 @@ def _dask_client(scheduler: str, timeout_s: float) -> Any:
         from distributed import Client
     except ImportError as exc:  # pragma: no cover - a declared dependency
         raise SchedulerError(
-            "--scheduler needs Dask: pip install 'dask[distributed]' in this environment"
+            "--scheduler needs Dask: pip install -e '.[dask]' (distributed) in this environment"
         ) from exc
     if not scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
         raise SchedulerError(

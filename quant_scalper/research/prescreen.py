@@ -198,7 +198,8 @@ def sim_point(settings: BacktestSettings, market: PrescreenMarket) -> SimPoint:
     )
 
 
-def _costs(settings: BacktestSettings, market: PrescreenMarket) -> tuple[float, ...]:
+def sim_costs(settings: BacktestSettings, market: PrescreenMarket) -> tuple[float, ...]:
+    """(multiplier, fee per contract per side, contracts, starting balance) for ``screen``."""
     fee = Decimal(settings.venue.commission_per_contract.split()[0])
     balance = Decimal(settings.venue.starting_balance.split()[0])
     quantity = int(settings.strategy.get("trade_size", 1))
@@ -245,8 +246,9 @@ def prescreen_points(
 ) -> pd.DataFrame:
     """Rank ``points`` by the sweep's objective (Sharpe if the pre-screen lacks it), best first.
 
-    Invalid points are left out. Columns: ``params`` (the point), ``point_id``, each parameter,
-    and the pre-screen statistics prefixed ``pre_`` where they differ from a backtest's.
+    Points with fewer than the sweep's ``min_trades`` come after all the others; invalid points
+    are left out. Columns: ``params`` (the point), ``point_id``, each parameter, the pre-screen
+    statistics and ``enough_trades``.
     """
     base = spec.settings_for({}, base_raw)
     market = load_market(base)
@@ -261,7 +263,7 @@ def prescreen_points(
         sims.append(sim_point(settings, market))
     if not sims:
         raise SweepConfigError("no valid point to pre-screen: check the parameter ranges")
-    stats = screen(market, sims, _costs(base, market), spec.intrabar, threads)
+    stats = screen(market, sims, sim_costs(base, market), spec.intrabar, threads)
     frame = pd.DataFrame(
         {
             "params": [dict(p) for p in valid],
@@ -273,8 +275,13 @@ def prescreen_points(
     frame = pd.concat([frame, stats[keep].reset_index(drop=True)], axis=1)
     objective = spec.objective if spec.objective in PRESCREEN_STATS else "sharpe_ratio"
     ascending = not HIGHER_IS_BETTER[objective]
+    # Points with too few trades are never recommended: they go last, whatever their score.
+    frame["enough_trades"] = frame["trades"] >= spec.min_trades
     frame = frame.sort_values(
-        [objective, "net_pnl"], ascending=[ascending, False], na_position="last", kind="stable"
+        ["enough_trades", objective, "net_pnl"],
+        ascending=[False, ascending, False],
+        na_position="last",
+        kind="stable",
     )
     return frame.reset_index(drop=True)
 
@@ -285,7 +292,7 @@ def simulate_trades(settings: BacktestSettings, intrabar: str = "ticks") -> list
 
     market = load_market(settings)
     p = sim_point(settings, market)
-    multiplier, fee, quantity, balance = _costs(settings, market)
+    multiplier, fee, quantity, balance = sim_costs(settings, market)
     raw = prescreen_trades(
         *market.arrays(),
         p.window,

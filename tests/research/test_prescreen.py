@@ -21,10 +21,10 @@ from quant_scalper.backtest.runner import run_backtest
 from quant_scalper.config import BacktestSettings
 from quant_scalper.research.data import catalog_trading_days
 from quant_scalper.research.prescreen import (
-    _costs,
     load_market,
     prescreen_points,
     screen,
+    sim_costs,
     sim_point,
     simulate_trades,
 )
@@ -117,7 +117,7 @@ def test_stop_first_differs_only_in_bars_touching_both(spec: SweepSpec) -> None:
     diff = sum(a.realized_pnl - b.realized_pnl for a, b in changed)
     assert diff == Decimal("30.00")
     market = load_market(settings)
-    row = screen(market, [sim_point(settings, market)], _costs(settings, market), "stop_first")
+    row = screen(market, [sim_point(settings, market)], sim_costs(settings, market), "stop_first")
     assert row["ambiguous_bars"].iloc[0] >= len(changed)
 
 
@@ -131,7 +131,8 @@ def test_screen_statistics_are_the_shared_statistics(spec: SweepSpec) -> None:
         bootstrap_samples=0,
     )
     market = load_market(settings)
-    row = screen(market, [sim_point(settings, market)], _costs(settings, market), "ticks").iloc[0]
+    costs = sim_costs(settings, market)
+    row = screen(market, [sim_point(settings, market)], costs, "ticks").iloc[0]
     assert row["trades"] == stats.trades
     assert row["net_pnl"] == pytest.approx(float(stats.net_pnl), abs=1e-6)
     assert row["win_rate"] == pytest.approx(stats.win_rate)
@@ -151,7 +152,7 @@ def test_points_sharing_a_window_match_points_run_alone(spec: SweepSpec) -> None
         for e in (1.5, 2.5)
         for s in (1.0, 40.0)
     ]
-    costs = _costs(settings, market)
+    costs = sim_costs(settings, market)
     together = screen(market, points[::-1], costs, "ticks", threads=2).iloc[::-1]
     alone = pd.concat([screen(market, [p], costs, "ticks", threads=1) for p in points])
     pd.testing.assert_frame_equal(together.reset_index(drop=True), alone.reset_index(drop=True))
@@ -161,7 +162,8 @@ def test_sweep_backtests_the_prescreen_top_and_counts_every_point(tmp_path: Path
     grid = {"strategy.window": [20, 40], "strategy.entry_z": [1.5, 2.0, 2.5]}
     spec = load_sweep_spec(write_spec(tmp_path / "s.yaml", grid, set=SHORT_RANGE))
     ranked = prescreen_points(spec, spec.points(), spec.base_mapping())
-    assert len(ranked) == 6 and ranked["sharpe_ratio"].is_monotonic_decreasing
+    assert len(ranked) == 6 and ranked["enough_trades"].all()
+    assert ranked["sharpe_ratio"].is_monotonic_decreasing
     run = run_sweep(spec, workers=1, progress=False, prescreen_top=2)
     assert run.ran == 2 and run.trials == 6
     assert set(run.table["point_id"]) == set(ranked["point_id"].head(2))
