@@ -537,7 +537,7 @@ class TelegramAlerts(Actor):
             return
         kind = type(event).__name__
         reason = str(getattr(event, "reason", ""))
-        admission = self._throttle.admit(f"{kind}:{reason}", time.monotonic())
+        admission = self._throttle.admit(f"{kind}:{reason}", self.clock.timestamp_ns() / 1e9)
         if not admission.send:
             return
         more = f" (+{admission.suppressed} similar suppressed)" if admission.suppressed else ""

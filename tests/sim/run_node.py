@@ -107,7 +107,7 @@ def _telegram_actor(args: argparse.Namespace) -> ImportableActorConfig:
         "max_backoff_secs": 1.0,
         "confirm_secs": args.telegram_confirm_secs,
         "tick_ms": 100,
-        "stale_data_secs": None,
+        "stale_data_secs": 30,
         "stop_flush_secs": 3.0,
         "session_always_open": True,
     }

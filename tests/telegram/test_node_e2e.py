@@ -126,7 +126,7 @@ def test_every_command_end_to_end(tmp_path: Path, peer_node) -> None:
 
     assert "/flatten" in ask(OPS, "/help", "quant-scalper commands")
     status = ask(DESK, "/status", "status ")  # replies go to the asking chat
-    for line in ("position: ", "day P&L ", "breakers: ", "telegram: sent "):
+    for line in ("position: ", "day P&L ", "breakers: ", "market data: 0 s ago", "telegram: sent "):
         assert line in status, status
     assert re.search(r"trades \d+, win rate 100%", ask(OPS, "/pnl week", "P&L this week"))
     assert "day, week or month" in ask(OPS, "/pnl year", "/pnl takes")
