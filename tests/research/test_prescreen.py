@@ -168,3 +168,17 @@ def test_sweep_backtests_the_prescreen_top_and_counts_every_point(tmp_path: Path
     assert run.ran == 2 and run.trials == 6
     assert set(run.table["point_id"]) == set(ranked["point_id"].head(2))
     assert (run.table["n_trials"] == 6).all()
+
+
+def test_prescreen_command_ranks_and_writes_every_point(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from quant_scalper.cli import main
+
+    grid = {"strategy.window": [20, 40], "strategy.entry_z": [0.4, 2.0, 2.5]}  # 0.4 <= exit_z
+    config = write_spec(tmp_path / "s.yaml", grid, set=SHORT_RANGE)
+    out = tmp_path / "ranked.parquet"
+    assert main(["prescreen", "--config", str(config), "--top", "2", "--output", str(out)]) == 0
+    ranked = pd.read_parquet(out)
+    assert len(ranked) == 4  # the two invalid points are left out
+    assert "sharpe_ratio" in capsys.readouterr().out
