@@ -411,6 +411,8 @@ class TelegramAlerts(Actor):
             self._on_node_thread(self._on_session_close),
             override=True,
         )
+        if "telegram-daily-summary" not in self._timers:
+            self._timers.append("telegram-daily-summary")
 
     # -- output ------------------------------------------------------------------------------
 
@@ -570,7 +572,12 @@ class TelegramAlerts(Actor):
                     update = self._poller.inbox.get_nowait()
                 except queue.Empty:
                     break
-                self._on_update(update)
+                try:
+                    self._on_update(update)
+                except Exception as exc:  # a failing command must not swallow the next ones
+                    self.log.error(f"Telegram command {update.text!r} failed: {exc!r}")
+                    if update.chat_id in self._allowed:
+                        self._emit(f"command failed: {type(exc).__name__}: {exc}", update.chat_id)
         chat = self._gate.expire(time.monotonic())
         if chat is not None:
             self._emit(f"flatten cancelled: no /confirm within {self.config.confirm_secs} s", chat)
@@ -591,7 +598,7 @@ class TelegramAlerts(Actor):
         elif event.kind == "auth":
             self._warn_once("auth", f"Telegram alerts not delivered: {event.detail}")
         elif event.kind in ("refused", "poll_refused"):
-            self.log.warning(f"Telegram refused a request: {event.detail}")
+            self._warn_once(event.kind, f"Telegram refused a request: {event.detail}")
         else:
             self.log.info(f"Telegram: {event.detail}")
 

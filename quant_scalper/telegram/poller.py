@@ -78,6 +78,13 @@ class UpdatePoller:
                 healthy = False
                 self._stop.wait(self._max_backoff)
                 continue
+            except Exception as exc:  # e.g. the client closed under a poll at node stop
+                if self._stop.is_set():
+                    return
+                self.events.put(OutboxEvent("poll_refused", f"{type(exc).__name__}: {exc}"))
+                healthy = False
+                self._stop.wait(self._max_backoff)
+                continue
             if self._stop.is_set():
                 return  # not acknowledged (no next offset sent): Telegram keeps them for later
             if not healthy:
