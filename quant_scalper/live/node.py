@@ -191,7 +191,7 @@ def build_node_config(settings: LiveSettings, contract: LiveContract) -> Any:
         )
     log = settings.logging
     log_dir = log.directory or (settings.state_dir / "logs")
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # Nautilus logs the account id
     logging = LoggingConfig(
         log_level=log.level,
         log_level_file=log.file_level,

@@ -102,7 +102,9 @@ def node_env() -> dict[str, str]:
 class LiveNode:
     """A ``quant-scalper live`` subprocess with its console log."""
 
-    def __init__(self, config: Path, log: Path, *extra: str) -> None:
+    def __init__(
+        self, config: Path, log: Path, *extra: str, env: dict[str, str] | None = None
+    ) -> None:
         self.config = config
         self.log = log
         self.state_dir = Path(yaml.safe_load(config.read_text())["risk"]["state_dir"])
@@ -112,7 +114,7 @@ class LiveNode:
             cwd=REPO,
             stdout=self._fh,
             stderr=subprocess.STDOUT,
-            env=node_env(),
+            env={**node_env(), **(env or {})},
         )
 
     @property

@@ -300,3 +300,33 @@ def test_kill_switch_flattens_the_ib_position_and_halts(
     node.wait_status(lambda s: s["bars_received"] > bars, STEP, "bars while halted")
     assert peer.snapshot().count("PLACE_ORDER") == 4
     assert node.stop() == 0
+
+
+def test_redis_cache_graceful_restart_keeps_state_and_no_secret_in_logs(
+    peer: IBPeer,
+    start_node: Callable[..., LiveNode],
+    tmp_path: Path,
+    redis_with_password: tuple[int, str],
+) -> None:
+    """With ``cache.redis`` the node saves and reloads its cache; the password is never logged."""
+    port, password = redis_with_password
+    config = write_config(
+        tmp_path,
+        peer.port,
+        cache={"redis": {"host": "127.0.0.1", "port": port, "password": "${QS_REDIS_PASSWORD}"}},
+    )
+    env = {"QS_REDIS_PASSWORD": password}
+    node = start_node(config, env=env)
+    _ready(peer, node)
+    _enter_long(peer, node)
+    assert node.stop() == 0  # graceful: the bracket stays working at the peer
+
+    restarted = start_node(config, env=env)
+    _ready(peer, restarted, subscriptions=2)
+    restarted.wait_log(r"Cached [1-9]\d* orders from database", STEP)
+    status = _node_matches_peer(restarted, peer)
+    assert net_position(status, _instrument(peer)) == 1 and len(status["open_orders"]) == 2
+    assert peer.snapshot().count("PLACE_ORDER") == 3
+    assert restarted.stop() == 0
+    logs = [*tmp_path.glob("node-*.log"), *(tmp_path / "logs").glob("*")]
+    assert logs and not any(password in p.read_text(errors="replace") for p in logs)
