@@ -101,7 +101,7 @@ def risk_state(tmp_path: Path) -> dict[str, Any]:
 
 
 def test_every_command_end_to_end(tmp_path: Path, peer_node) -> None:
-    peer, node = peer_node("--telegram-allow", str(DESK), "--telegram-confirm-secs", "2")
+    peer, node = peer_node("--telegram-allow", str(DESK), "--telegram-confirm-secs", "5")
     peer.wait_text("node SIM-001 started", OPS, timeout=30)
     entry = peer.wait_text("ENTRY LONG 1 MES", OPS)
     assert re.search(r"@ \d+\.\d\d, z=-\d\.\d\d\nfees \$", entry.text), entry.text
@@ -139,13 +139,13 @@ def test_every_command_end_to_end(tmp_path: Path, peer_node) -> None:
     assert risk_state(tmp_path)["paused_until"] is None
 
     # /flatten: confirmed in the same chat; another allowed chat cannot confirm it.
-    ask(OPS, "/flatten", "send /confirm within 2 s")
+    ask(OPS, "/flatten", "send /confirm within 5 s")
     assert "another chat" in ask(DESK, "/confirm", "flatten")
     result = ask(OPS, "/confirm", "flatten: ")
     assert re.fullmatch(r"flatten: (flat already|flattening the long position)", result), result
     # ... and times out without /confirm.
     ask(OPS, "/flatten", "send /confirm")
-    peer.wait_text("flatten cancelled: no /confirm within 2 s", OPS, timeout=10)
+    peer.wait_text("flatten cancelled: no /confirm within 5 s", OPS, timeout=15)
     assert ask(OPS, "/confirm", "nothing to confirm") == "nothing to confirm: send /flatten first"
     flattens = node.text().count("Control command flatten")
     assert flattens == 1, "only the confirmed /flatten reached the strategy"
@@ -175,7 +175,8 @@ def test_outage_then_queued_alerts_are_delivered_and_orders_never_wait(
     node.wait_log(lambda t: "Telegram unreachable" in t, 10, "the outage warning")
     during = node.entries()
     assert peer.texts() == [], "nothing could be delivered while the peer stalls"
-    assert node.text().count("OrderFilled") >= 2 * during - 1, "orders filled during the stall"
+    # Every entry but possibly the newest has filled and been closed again (two fills each).
+    assert node.text().count("OrderFilled") >= 2 * (during - 1), "orders filled in the stall"
     # Then every failure mode in a row, then healthy.
     peer.fail("sendMessage", "500", "429:1", "malformed", "timeout", "500")
     peer.heal_stall_only()
