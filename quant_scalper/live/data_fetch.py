@@ -76,7 +76,10 @@ class FetchRequest:
         if venue != "CME":
             raise ConfigError(f"--instrument {instrument!r}: use MES.CME, ES.CME or MESZ5.CME")
         if symbol not in SPECS:
-            parse_contract_symbol(symbol, decade_hint=2020)  # raises with the expected form
+            try:
+                parse_contract_symbol(symbol, decade_hint=2020)
+            except ConfigError as exc:
+                raise ConfigError(f"--instrument {instrument!r}: {exc}") from exc
         try:
             first, last = date.fromisoformat(start), date.fromisoformat(end)
         except ValueError as exc:

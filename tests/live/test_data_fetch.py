@@ -10,8 +10,11 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
+from quant_scalper.errors import ConfigError
+from quant_scalper.live.data_fetch import FetchRequest
 from tests.ibpeer import IBPeer, TimedCandle, flat
 from tests.live.harness import ACCOUNT, REPO, node_env, wait_for, write_config
 
@@ -126,3 +129,37 @@ def test_fetch_resumes_after_a_kill_without_duplicates(tmp_path: Path) -> None:
         shutil.rmtree(catalog / ".ib-fetch")  # forget the progress: rewrites, no duplicates
         assert _run(config, catalog, "--pace-secs", "0").returncode == 0
         assert _per_day(catalog) == {3: PER_DAY, 4: PER_DAY, 5: PER_DAY, 6: PER_DAY}
+
+
+def test_chunks_follow_the_front_month_across_the_roll(tmp_path: Path) -> None:
+    """MES.CME is fetched per contract: MESZ5 until 8 days before its expiry, then MESH6."""
+    request = FetchRequest.parse("MES.CME", "2025-12-09", "2025-12-13", tmp_path, chunk_days=1)
+    chunks = request.chunks(roll_offset_days=8)
+    assert [(c.start.day, c.local_symbol) for c in chunks] == [
+        (9, "MESZ5"),
+        (10, "MESZ5"),
+        (11, "MESH6"),  # expiry 2025-12-19 minus 8 days: the CME roll date
+        (12, "MESH6"),
+    ]
+    pinned = FetchRequest.parse("ESZ5.CME", "2025-12-09", "2025-12-20", tmp_path, chunk_days=5)
+    assert [(c.start.day, c.end.day, c.local_symbol) for c in pinned.chunks(8)] == [
+        (9, 14, "ESZ5"),
+        (14, 19, "ESZ5"),
+        (19, 20, "ESZ5"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("MES.GLOBEX", "2025-01-01", "2025-01-02"), "--instrument"),
+        (("MES.CME", "2025-01-02", "2025-01-01"), "--end"),
+        (("MES.CME", "yesterday", "2025-01-01"), "--start"),
+        (("MESX5.CME", "2025-01-01", "2025-01-02"), "MESX5"),
+    ],
+)
+def test_bad_fetch_arguments_name_the_option(
+    tmp_path: Path, args: tuple[str, str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        FetchRequest.parse(*args, catalog=tmp_path)

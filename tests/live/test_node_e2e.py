@@ -170,17 +170,26 @@ def test_sigkill_with_open_bracket_reconciles_on_restart(
 ) -> None:
     """Node SIGKILLed holding a position and its bracket: the restart adopts both, no re-entry."""
     config = write_config(tmp_path, peer.port)
+    # A day with history: two losing trades already recorded in the crash-safe state file.
+    first = start_node(config)
+    _ready(peer, first)
+    assert first.stop() == 0
+    state_path = first.state_dir / "QS-TEST-001" / "risk_state.json"
+    seeded = json.loads(state_path.read_text())
+    seeded.update(realized_pnl="-120", consecutive_losses=2, trades_today=2)
+    state_path.write_text(json.dumps(seeded))
+
     node = start_node(config)
-    _ready(peer, node)
+    _ready(peer, node, subscriptions=2)
     _enter_long(peer, node)
     _node_matches_peer(node, peer)
-    state_path = node.state_dir / "QS-TEST-001" / "risk_state.json"
     state_before = json.loads(state_path.read_text())
+    assert (state_before["realized_pnl"], state_before["trades_today"]) == ("-120", 2)
     node.kill()
     placed = peer.snapshot().count("PLACE_ORDER")
 
     restarted = start_node(config)
-    _ready(peer, restarted, subscriptions=2)
+    _ready(peer, restarted, subscriptions=3)
     status = _node_matches_peer(restarted, peer)
     assert net_position(status, _instrument(peer)) == 1
     assert len(status["open_orders"]) == 2
