@@ -15,7 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from tests.ibpeer import IBPeer, Snapshot, candles_from_closes
+from tests.ibpeer import IBPeer, Snapshot, candles_from_closes, catalog_bars
 from tests.live import scenario
 from tests.live.harness import (
     REPO,
@@ -27,6 +27,7 @@ from tests.live.harness import (
 )
 
 STATE_KEYS = ("trading_day", "realized_pnl", "consecutive_losses", "trades_today", "halted")
+REPLAY_BARS = 300
 BOOT = 60.0  # node start: imports, handshake, instrument, reconciliation
 STEP = 20.0  # one order round trip or bar through the node
 
@@ -339,3 +340,26 @@ def test_redis_cache_graceful_restart_keeps_state_and_no_secret_in_logs(
     assert restarted.stop() == 0
     logs = [*tmp_path.glob("node-*.log"), *(tmp_path / "logs").glob("*")]
     assert logs and not any(password in p.read_text(errors="replace") for p in logs)
+
+
+def test_accelerated_catalog_replay_keeps_node_and_account_in_step(
+    peer: IBPeer, start_node: Callable[..., LiveNode], tmp_path: Path
+) -> None:
+    """Real MES bars from the bundled catalog, 30 ms a minute: every order reached the peer
+    once, and the node's positions and working orders end equal to the account's."""
+    candles = [t.candle for t in catalog_bars(REPO / "catalog", "MESZ3.CME")[:REPLAY_BARS]]
+    node = start_node(write_config(tmp_path, peer.port))
+    _ready(peer, node)
+    peer.play(candles, 0.03)
+    peer.wait_until(lambda s: s.bars_pushed == len(candles), 60, "the replay to finish")
+    node.wait_status(
+        lambda s: s["bars_received"] == len(candles) - 1,  # the last bar closes with the next
+        STEP,
+        "every closed bar at the node",
+    )
+    status = _node_matches_peer(node, peer)
+    snap = peer.snapshot()
+    assert len(snap.fills) >= 6  # a few round trips on real prices
+    assert status["orders_total"] == len(snap.orders)  # nothing lost, nothing sent twice
+    assert not [o for o in snap.orders if o.status == "Inactive"]  # no reject
+    assert node.stop() == 0
