@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from quant_scalper.live.errors import LiveModeNotConfirmedError
+
+if TYPE_CHECKING:
+    from quant_scalper.live.config import LiveSettings
 
 LIVE_FLAG = "--i-understand-this-is-live"
 
@@ -109,7 +113,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(args: argparse.Namespace):
+def _load(args: argparse.Namespace) -> LiveSettings:
     from quant_scalper.live.config import load_live_settings
 
     settings = load_live_settings(args.config, args.overrides)
