@@ -4,9 +4,11 @@
 at once (no I/O, no waiting), whatever Telegram is doing. The sender thread delivers messages in
 order with the blocking client; a transient failure keeps the message at the head and retries
 with exponential backoff (or Telegram's 429 ``retry_after``), so messages queued during a short
-outage go out after it. A full queue drops the oldest message; a refused message (4xx) is
-dropped; both are counted, and the next delivered message is followed by a notice saying how
-many were lost.
+outage go out after it. Consecutive queued messages to one chat go out as one Telegram message
+(blank-line separated, up to ``BATCH_CHARS``), so a backlog drains in a few requests instead of
+hundreds that would run into Telegram's rate limits. A full queue drops the oldest message; a
+refused message (4xx) is dropped; both are counted, and the next delivered message is followed
+by a notice saying how many were lost.
 
 The thread never touches Nautilus: what the node should log (outage began/ended, refusals) is
 put on ``events`` for the actor to drain on its own thread.
@@ -14,6 +16,7 @@ put on ``events`` for the actor to drain on its own thread.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import random
 import threading
@@ -27,6 +30,10 @@ from quant_scalper.telegram.errors import (
     TelegramRequestError,
     TelegramRetryableError,
 )
+
+BATCH_CHARS = 4000
+"""Most characters joined into one Telegram message (Telegram's limit is 4096)."""
+BATCH_MESSAGES = 20
 
 Send = Callable[[int | str, str], object]
 """A blocking sender: ``send(chat_id, text)``; raises the ``telegram.errors`` exceptions."""
@@ -90,7 +97,8 @@ class Outbox:
         self._dropped_refused = 0
         self._unreported_drops = 0
         self._healthy = True
-        self._in_flight = False
+        self._in_flight = 0  # queued messages at the head that the sender is sending now
+        self._solo = 0  # after a refused batch: send this many one by one to find the culprit
 
     def start(self) -> None:
         """Start the sender thread."""
@@ -106,10 +114,8 @@ class Outbox:
                 self._dropped_full += 1
                 self._unreported_drops += 1
                 # The head may be in flight: drop the oldest message behind it.
-                if not self._in_flight:
-                    self._items.popleft()
-                elif len(self._items) > 1:
-                    del self._items[1]
+                if len(self._items) > self._in_flight:
+                    del self._items[self._in_flight]
                 else:
                     return False
             self._items.append((chat_id, text))
@@ -121,7 +127,7 @@ class Outbox:
         with self._cond:
             return OutboxStats(
                 sent=self._sent,
-                pending=len(self._items) + (1 if self._in_flight else 0),
+                pending=len(self._items),
                 retries=self._retries,
                 dropped_full=self._dropped_full,
                 dropped_refused=self._dropped_refused,
@@ -155,11 +161,11 @@ class Outbox:
                     self._cond.wait(0.5)
                 if self._stop.is_set():
                     return
-                chat_id, text = self._items[0]
-                self._in_flight = True
-            delay = self._deliver(chat_id, text, failures)
+                chat_id, texts = self._batch()
+                self._in_flight = len(texts)
+            delay = self._deliver(chat_id, "\n\n".join(texts), failures)
             with self._cond:
-                self._in_flight = False
+                self._in_flight = 0
                 self._cond.notify_all()
             if delay is None:
                 failures = 0
@@ -167,8 +173,21 @@ class Outbox:
             failures += 1
             self._stop.wait(delay)
 
+    def _batch(self) -> tuple[int | str, list[str]]:
+        """The head message and the ones right behind it to the same chat that fit with it."""
+        chat_id, first = self._items[0]
+        texts, size = [first], len(first)
+        if self._solo:
+            return chat_id, texts
+        for other_chat, text in itertools.islice(self._items, 1, BATCH_MESSAGES):
+            if other_chat != chat_id or size + 2 + len(text) > BATCH_CHARS:
+                break
+            texts.append(text)
+            size += 2 + len(text)
+        return chat_id, texts
+
     def _deliver(self, chat_id: int | str, text: str, failures: int) -> float | None:
-        """Send the head message; None when it is done with, else seconds to wait first."""
+        """Send the head batch; None when it is done with, else seconds to wait first."""
         try:
             self._send(chat_id, text)
         except TelegramRetryableError as exc:
@@ -182,6 +201,10 @@ class Outbox:
             backoff = min(self._base * 2**failures, self._max)
             return backoff * random.uniform(0.8, 1.0)
         except TelegramRequestError as exc:
+            if self._in_flight > 1 and not isinstance(exc, TelegramAuthError):
+                with self._cond:
+                    self._solo = self._in_flight  # retry them alone: drop only the bad one
+                return None
             self._pop(refused=True)
             kind = "auth" if isinstance(exc, TelegramAuthError) else "refused"
             self.events.put(OutboxEvent(kind, str(exc)))
@@ -196,14 +219,19 @@ class Outbox:
         return None
 
     def _pop(self, refused: bool) -> None:
+        """Remove the batch that was in flight, counting it as sent or refused."""
         notice = None
         with self._cond:
-            chat_id, _ = self._items.popleft()
+            count = self._in_flight
+            chat_id, _ = self._items[0]
+            for _ in range(count):
+                self._items.popleft()
+            self._solo = max(self._solo - count, 0)
             if refused:
-                self._dropped_refused += 1
-                self._unreported_drops += 1
+                self._dropped_refused += count
+                self._unreported_drops += count
                 return
-            self._sent += 1
+            self._sent += count
             recovered = not self._healthy
             self._healthy = True
             if self._unreported_drops:

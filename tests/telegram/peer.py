@@ -121,6 +121,10 @@ class BotPeer:
         with self._cond:
             return [s.text for s in self.sent if chat_id is None or s.chat_id == chat_id]
 
+    def chunks(self, chat_id: int | None = None) -> list[str]:
+        """The alerts inside the accepted texts (the outbox joins queued ones with a blank line)."""
+        return [part for text in self.texts(chat_id) for part in text.split("\n\n")]
+
     def wait_for(
         self, predicate: Callable[[Sent], bool], timeout: float = 15.0, what: str = "a message"
     ) -> Sent:

@@ -122,9 +122,8 @@ def test_outbox_put_never_blocks_while_the_peer_stalls(peer: BotPeer) -> None:
     peer.wait_text("alert(s) could not be delivered", timeout=10)
     stats = outbox.close(flush_secs=5)
     assert stats.dropped_full == 3 and stats.pending == 0
-    texts = peer.texts(1)
-    # The oldest message was in flight and kept; the newest survive; nothing sent twice except
-    # what the stalled peer had already accepted when the client gave up.
+    texts = peer.chunks(1)
+    # The newest survive (the oldest went, except one already in flight).
     assert "m5" in texts and "m4" in texts
     assert outbox.events.get(timeout=1).kind == "recovered"
 
@@ -137,8 +136,9 @@ def test_outbox_delivers_in_order_after_500_429_and_malformed(peer: BotPeer) -> 
         outbox.put(1, f"m{i}")
     peer.wait_text("m4", timeout=10)
     stats = outbox.close(flush_secs=2)
-    assert peer.texts(1) == [f"m{i}" for i in range(5)]
-    assert stats.retries == 4 and stats.dropped == 0 and stats.healthy
+    assert peer.chunks(1) == [f"m{i}" for i in range(5)]
+    assert len(peer.texts(1)) < 5, "the backlog went out batched"
+    assert stats.sent == 5 and stats.retries == 4 and stats.dropped == 0 and stats.healthy
     kinds = []
     while not outbox.events.empty():
         kinds.append(outbox.events.get_nowait().kind)
@@ -157,14 +157,16 @@ def test_outbox_honours_retry_after(peer: BotPeer) -> None:
 
 
 def test_outbox_drops_refused_messages_and_reports(peer: BotPeer) -> None:
-    peer.fail("sendMessage", "chat_not_found")
+    # The batch "refused" + "ok" is refused, then "refused" alone is refused again.
+    peer.fail("sendMessage", "chat_not_found", "chat_not_found")
     outbox = Outbox(client(peer).send_message)
-    outbox.start()
     outbox.put(1, "refused")
     outbox.put(1, "ok")
+    outbox.start()
     peer.wait_text("could not be delivered", timeout=5)
     stats = outbox.close(flush_secs=2)
-    assert peer.texts(1)[0] == "ok" and stats.dropped_refused == 1
+    # Refused as a batch, then retried one by one: only the bad message is dropped.
+    assert peer.chunks(1)[0] == "ok" and stats.dropped_refused == 1 and stats.sent == 2
     assert outbox.events.get(timeout=1).kind == "refused"
 
 
@@ -184,3 +186,21 @@ def test_poller_survives_failures_and_keeps_offsets(peer: BotPeer) -> None:
 
 def test_httpx_is_what_the_client_uses() -> None:
     assert httpx.__version__
+
+
+def test_outbox_batches_a_backlog_per_chat_within_telegram_limits(peer: BotPeer) -> None:
+    peer.stall()
+    outbox = Outbox(client(peer, timeout=0.3).send_message, max_backoff_secs=0.2)
+    outbox.start()
+    for i in range(30):
+        outbox.put(1, f"alert {i} " + "x" * 300)
+    outbox.put(2, "other chat")
+    outbox.put(1, "last")
+    peer.heal()
+    peer.wait_text("last", timeout=10)
+    outbox.close(flush_secs=2)
+    assert all(len(text) <= 4000 for text in peer.texts())
+    ones = [c for c in peer.chunks(1) if c.startswith("alert")]
+    assert ones[-30:] == [f"alert {i} " + "x" * 300 for i in range(30)]
+    assert peer.texts(2) == ["other chat"]
+    assert peer.chunks(1)[-1] == "last"
