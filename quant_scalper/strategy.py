@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ from nautilus_trader.trading.strategy import Strategy
 
 from quant_scalper.control import ControlChannel
 from quant_scalper.indicators import ZScore
+from quant_scalper.node_thread import node_loop, on_loop
 from quant_scalper.risk import (
     RISK_STATE_KEY,
     CircuitBreakers,
@@ -189,6 +191,7 @@ class ZScoreMeanReversion(Strategy):
         self.rules = SignalRules(entry_z=config.entry_z, exit_z=config.exit_z)
         self.zscore = ZScore(config.window)
         self.instrument: Instrument | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # live: clock callbacks hop here
         self.breakers: CircuitBreakers | None = None
         self.trips: list[Trip] = []
         self._store: RiskStateStore | None = None
@@ -229,6 +232,7 @@ class ZScoreMeanReversion(Strategy):
             f"Bracket: stop {self._sl_points} pts, target {self._tp_points} pts "
             f"(multiplier {multiplier}, tick {tick})",
         )
+        self._loop = node_loop(self.clock)
         self._start_risk()
         self.register_indicator_for_bars(self.config.bar_type, self.zscore)
         self.subscribe_bars(self.config.bar_type)
@@ -400,7 +404,7 @@ class ZScoreMeanReversion(Strategy):
                 self.clock.set_timer(
                     f"control-{self.id}",
                     timedelta(seconds=self.config.control_poll_secs),
-                    callback=lambda _: self._poll_control(),
+                    callback=on_loop(self._loop, lambda _: self._poll_control()),
                 )
 
     def _poll_control(self) -> None:
@@ -517,7 +521,10 @@ class ZScoreMeanReversion(Strategy):
                 minutes=self.config.entry_guard_minutes,
             )
         self.clock.set_time_alert(
-            f"flatten-before-halt-{self.id}", at, self._on_halt_alert, override=True
+            f"flatten-before-halt-{self.id}",
+            at,
+            on_loop(self._loop, self._on_halt_alert),
+            override=True,
         )
 
     def _on_halt_alert(self, event: TimeEvent) -> None:
@@ -557,7 +564,7 @@ class ZScoreMeanReversion(Strategy):
         self.clock.set_time_alert(
             self._holding_alert_name(opened_at),
             opened_at + timedelta(minutes=self.config.max_holding_minutes),
-            self._on_max_holding_alert,
+            on_loop(self._loop, self._on_max_holding_alert),
             override=True,
         )
 

@@ -41,6 +41,7 @@ from nautilus_trader.model.events import (
 )
 
 from quant_scalper.analysis.metrics import ClosedTrade
+from quant_scalper.node_thread import node_loop
 from quant_scalper.risk import (
     RiskState,
     RiskStateError,
@@ -252,10 +253,7 @@ class TelegramAlerts(Actor):
     def on_start(self) -> None:
         """Pick the mode, start the threads (live), subscribe, arm timers, announce the start."""
         self.mode = self._resolve_mode()
-        try:  # a live node starts its components inside its running event loop
-            self._loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._loop = None
+        self._loop = node_loop(self.clock)  # None in backtests, even inside a notebook's loop
         if self.mode == "off":
             self.log.info("Telegram alerts off (backtest or telegram.mode: off)")
             return
