@@ -53,6 +53,9 @@ lint: $(TEST_STAMP)
 bench: $(BASE_STAMP)
 	$(BIN)/python benchmarks/bench_zscore.py
 	$(BIN)/python benchmarks/bench_backtest.py
+	$(BIN)/python benchmarks/bench_telegram.py
+	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python benchmarks/bench_prescreen.py
 
 catalog: $(BASE_STAMP)
 	$(BIN)/quant-scalper catalog build
