@@ -9,16 +9,19 @@ at the quote that triggers it, a target at its price, and ``intrabar`` decides a
 quotes reach both: ``stop_first`` (conservative: the stop) or ``ticks`` (the quote order, as the
 Nautilus matching engine does; trade-for-trade parity, see tests/research/test_prescreen.py).
 
-Not modelled: the circuit breakers other than max holding time (daily loss limit, losing-streak
-pause, session guard, flatten before the halt). They only ever remove trades, so the pre-screen
-ranks the raw rules; the Nautilus confirmation of the top K applies them all.
+The circuit breakers are modelled too, from the same ``risk`` settings: the daily loss limit
+(realized + the open P&L marked at each bar close; a trip flattens at that bar and blocks the
+rest of the trading day), the losing-streak pause, the session guard (entries blocked near and
+in the halt and the intraday breaks, computed here with ``SessionSchedule``) and
+flatten-before-halt (an exit at the alert time, like max holding). Not modelled: the kill
+switch and operator commands, order refusals, and a stop inside the spread at entry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -64,6 +67,9 @@ class PrescreenMarket:
     quote_offsets: np.ndarray
     expiry_ns: np.ndarray
     end_ns: int
+    day_starts: np.ndarray
+    entry_allowed: np.ndarray
+    flatten_ns: np.ndarray
     multiplier: Decimal
     tick: Decimal
 
@@ -81,6 +87,9 @@ class PrescreenMarket:
             self.quote_offsets,
             self.expiry_ns,
             self.end_ns,
+            self.day_starts,
+            self.entry_allowed,
+            self.flatten_ns,
         )
 
     def replicate(self, times: int) -> PrescreenMarket:
@@ -112,6 +121,9 @@ class PrescreenMarket:
             quote_offsets=offsets(self.quote_offsets, len(self.quote_ts)),
             expiry_ns=np.full(len(self.expiry_ns) * times, NEVER, dtype="int64"),
             end_ns=int(self.end_ns + shift[-1]),
+            day_starts=(self.day_starts[None, :] + shift[:, None]).ravel(),
+            entry_allowed=tile(self.entry_allowed),
+            flatten_ns=(self.flatten_ns[None, :] + shift[:, None]).ravel(),
             multiplier=self.multiplier,
             tick=self.tick,
         )
@@ -125,6 +137,7 @@ def load_market(settings: BacktestSettings) -> PrescreenMarket:
     segments = load_segments(settings, with_quotes=True)
     if not segments:
         raise ConfigError("no bars to pre-screen in the backtest's date range")
+    end_ns = int(max(max(s.bar_ts[-1], s.quote_ts[-1]) for s in segments if len(s.bar_ts)))
     symbol = segments[0].instrument_id.split(".")[0]
     spec = spec_for(symbol if symbol in SPECS else _root_of(symbol))
     bar_ts = np.concatenate([s.bar_ts for s in segments]).astype("int64")
@@ -143,10 +156,71 @@ def load_market(settings: BacktestSettings) -> PrescreenMarket:
         quote_offsets=np.cumsum([0, *[len(s.quote_ts) for s in segments]]).astype("int64"),
         expiry_ns=np.array([_expiry_ns(settings, s.instrument_id) for s in segments], "int64"),
         # Nautilus runs its clock to the last data point (timers and expiries up to there fire).
-        end_ns=int(max(max(s.bar_ts[-1], s.quote_ts[-1]) for s in segments if len(s.bar_ts))),
+        end_ns=end_ns,
+        **_session_arrays(settings, bar_ts, end_ns),
         multiplier=Decimal(spec.multiplier),
         tick=spec.tick,
     )
+
+
+def risk_value(settings: BacktestSettings, key: str) -> Any:
+    """A ``risk`` setting as the strategy sees it (its config default when the YAML omits it)."""
+    if key in settings.risk:
+        return settings.risk[key]
+    from quant_scalper.strategy import ZScoreMeanReversionConfig as Config
+
+    fields = Config.__struct_fields__
+    defaults = dict(
+        zip(
+            fields[len(fields) - len(Config.__struct_defaults__) :],
+            Config.__struct_defaults__,
+            strict=True,
+        )
+    )
+    return defaults[key]
+
+
+def _session_arrays(settings: BacktestSettings, bar_ts: np.ndarray, end_ns: int) -> dict:
+    """Trading-day starts, the session-guard flag per bar, and flatten-before-halt alert times."""
+    from quant_scalper.risk import SessionSchedule, parse_clock_range, parse_clock_time
+
+    schedule = SessionSchedule(
+        halt_start=parse_clock_time("session_halt", str(risk_value(settings, "session_halt"))),
+        session_open=parse_clock_time("session_open", str(risk_value(settings, "session_open"))),
+        tz=str(risk_value(settings, "session_tz")),
+        breaks=tuple(parse_clock_range(b) for b in risk_value(settings, "session_breaks") or ()),
+        always_open=bool(risk_value(settings, "session_always_open")),
+    )
+    guard = int(risk_value(settings, "entry_guard_minutes"))
+    stamps = [_utc(int(ts)) for ts in bar_ts]
+    # Where the trading day rolls: each calendar day's session open, if the day changes there.
+    starts: list[int] = []
+    if stamps:
+        local_open = parse_clock_time("session_open", str(risk_value(settings, "session_open")))
+        day = stamps[0].astimezone(schedule.zone).date() - timedelta(days=2)
+        last = _utc(end_ns).astimezone(schedule.zone).date() + timedelta(days=2)
+        while day <= last:
+            boundary = datetime.combine(day, local_open, tzinfo=schedule.zone)
+            ns = int(boundary.timestamp()) * 1_000_000_000
+            before = schedule.trading_day(boundary - timedelta(microseconds=1))
+            if schedule.trading_day(boundary) != before:
+                starts.append(ns)
+            day += timedelta(days=1)
+    flatten: list[int] = []
+    if bool(risk_value(settings, "flatten_before_halt")) and not schedule.always_open and stamps:
+        # The strategy arms an alert guard minutes before each daily halt, from its start on.
+        halt = schedule.next_halt(stamps[0])
+        while (at := int((halt - timedelta(minutes=guard)).timestamp()) * 1_000_000_000) <= end_ns:
+            if at > int(bar_ts[0]):
+                flatten.append(at)
+            halt = schedule.next_halt(halt)
+    return {
+        "day_starts": np.array(starts, dtype="int64"),
+        "entry_allowed": np.array(
+            [not schedule.in_entry_guard(ts, guard) for ts in stamps], dtype="uint8"
+        ),
+        "flatten_ns": np.array(flatten, dtype="int64"),
+    }
 
 
 def _expiry_ns(settings: BacktestSettings, instrument_id: str) -> int:
@@ -170,12 +244,15 @@ class SimPoint:
     stop: float
     target: float
     max_holding_ns: int  # 0: off
+    daily_loss_limit: float  # USD, inf: off
+    max_losses: int
+    pause_ns: int
 
 
 def sim_point(settings: BacktestSettings, market: PrescreenMarket) -> SimPoint:
     """The simulator's view of a point's validated settings (USD distances to ticks)."""
-    strategy, risk = settings.strategy, settings.risk
-    holding = risk.get("max_holding_minutes")
+    strategy = settings.strategy
+    holding = risk_value(settings, "max_holding_minutes")
     return SimPoint(
         window=int(strategy.get("window", 20)),
         entry_z=float(strategy.get("entry_z", 2.0)),
@@ -195,6 +272,9 @@ def sim_point(settings: BacktestSettings, market: PrescreenMarket) -> SimPoint:
             )
         ),
         max_holding_ns=int(holding) * NS_PER_MINUTE if holding else 0,
+        daily_loss_limit=float(Decimal(str(risk_value(settings, "daily_loss_limit_usd")))),
+        max_losses=int(risk_value(settings, "max_consecutive_losses")),
+        pause_ns=int(risk_value(settings, "pause_minutes")) * NS_PER_MINUTE,
     )
 
 
@@ -223,6 +303,9 @@ def screen(
         "stop": np.array([p.stop for p in points], dtype="float64"),
         "target": np.array([p.target for p in points], dtype="float64"),
         "max_holding_ns": np.array([p.max_holding_ns for p in points], dtype="int64"),
+        "daily_loss_limit": np.array([p.daily_loss_limit for p in points], dtype="float64"),
+        "max_losses": np.array([p.max_losses for p in points], dtype="int64"),
+        "pause_ns": np.array([p.pause_ns for p in points], dtype="int64"),
     }
     try:
         raw = prescreen(
@@ -301,6 +384,9 @@ def simulate_trades(settings: BacktestSettings, intrabar: str = "ticks") -> list
         p.stop,
         p.target,
         p.max_holding_ns,
+        p.daily_loss_limit,
+        p.max_losses,
+        p.pause_ns,
         multiplier,
         fee,
         quantity,

@@ -25,9 +25,18 @@
 //!   comes before the engine's clock stops (whichever is first), as in Nautilus; otherwise it
 //!   stays open and is no closed trade (counted in `open_at_end`).
 //!
-//! Not modelled: the circuit breakers (daily loss limit, losing-streak pause, session guard,
-//! flatten before the halt), order refusals, and a stop inside the spread at entry. Points are
-//! grouped by window so each segment's z-scores are computed once per window and shared.
+//! - The circuit breakers, one state across contracts as for one trader: the daily loss limit
+//!   (realized P&L of the trading day + the open P&L marked at each bar close, long at the bid
+//!   and short at the ask, before the signal; a trip closes the position at market on that bar
+//!   and blocks entries until the next trading day), the losing-streak pause (`max_losses`
+//!   losing trades in a row block entries for `pause_ns`), the session guard (entries only on
+//!   bars with `entry_allowed`), and flatten-before-halt (an exit at each `flatten_ns` alert,
+//!   like max holding). The trading day rolls at each of `day_starts`; it resets the day's P&L,
+//!   the streak and the limit, not a pause.
+//!
+//! Not modelled: the kill switch and operator commands, order refusals, and a stop inside the
+//! spread at entry. Points are grouped by window so each segment's z-scores are computed once
+//! per window and shared.
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
@@ -119,6 +128,13 @@ pub struct Market<'a> {
     pub expiry_ns: &'a [i64],
     /// Where the engine's clock stops (UTC ns): the test's end, or its last data.
     pub end_ns: i64,
+    /// When each of the circuit breakers' trading days starts (UTC ns, ascending): the day of a
+    /// time is how many of these it has passed (the day rolls at the session open).
+    pub day_starts: &'a [i64],
+    /// Per bar, 1 when the session guard allows an entry at its close (empty: always).
+    pub entry_allowed: &'a [u8],
+    /// Flatten-before-halt alert times (UTC ns), ascending (empty: off).
+    pub flatten_ns: &'a [i64],
 }
 
 /// One parameter point (prices in points, times in nanoseconds).
@@ -136,6 +152,12 @@ pub struct Point {
     pub target: f64,
     /// Close after this long (None: never).
     pub max_holding_ns: Option<i64>,
+    /// Daily loss limit in USD, realized + open (`f64::INFINITY`: off).
+    pub daily_loss_limit: f64,
+    /// Losing trades in a row that pause entries (0: off).
+    pub max_losses: u32,
+    /// How long such a pause lasts.
+    pub pause_ns: i64,
 }
 
 /// Contract size, fees and the account.
@@ -164,6 +186,10 @@ pub enum ExitReason {
     MaxHolding,
     /// The contract expired with the position open (closed at the last quote).
     Expiry,
+    /// The daily loss limit tripped on a bar's open-P&L mark.
+    DailyLimit,
+    /// Flatten before the daily halt.
+    Session,
 }
 
 /// One round trip.
@@ -220,10 +246,19 @@ const ONE_MINUTE_NS: i64 = 60_000_000_000;
 /// Check array lengths, offsets and ordering.
 pub fn validate(market: &Market<'_>) -> Result<(), PrescreenError> {
     let n = market.bar_ts.len();
-    if market.close.len() != n || market.bar_day.len() != n {
+    if market.close.len() != n
+        || market.bar_day.len() != n
+        || !(market.entry_allowed.is_empty() || market.entry_allowed.len() == n)
+    {
         return Err(PrescreenError::LengthMismatch {
-            what: "bar_ts, close, bar_day",
+            what: "bar_ts, close, bar_day, entry_allowed",
         });
+    }
+    if market.flatten_ns.windows(2).any(|w| w[0] > w[1]) {
+        return Err(PrescreenError::Unsorted { what: "flatten" });
+    }
+    if market.day_starts.windows(2).any(|w| w[0] > w[1]) {
+        return Err(PrescreenError::Unsorted { what: "day start" });
     }
     let q = market.quote_ts.len();
     if market.bid.len() != q || market.ask.len() != q {
@@ -283,13 +318,23 @@ pub fn check_point(index: usize, p: &Point) -> Result<(), PrescreenError> {
     if matches!(p.max_holding_ns, Some(h) if h <= 0) {
         return bad("max holding must be > 0".to_owned());
     }
+    if p.daily_loss_limit.is_nan() || p.daily_loss_limit <= 0.0 || p.pause_ns < 0 {
+        return bad("the daily loss limit must be > 0 and the pause >= 0".to_owned());
+    }
     Ok(())
 }
 
-/// Per-segment data shared by every point: where each bar's quotes end.
+/// Per-segment data shared by every point: where each bar's quotes end, each bar's risk day.
 struct Prepared {
     /// For each bar (global index), one past the last quote (global index) at or before it.
     quote_end: Vec<usize>,
+    /// For each bar, the circuit breakers' trading day of its close.
+    risk_day: Vec<u32>,
+}
+
+/// The circuit breakers' trading day of `ts` (see [`Market::day_starts`]).
+fn risk_day_of(market: &Market<'_>, ts: i64) -> u32 {
+    market.day_starts.partition_point(|&start| start <= ts) as u32
 }
 
 fn prepare(market: &Market<'_>) -> Prepared {
@@ -309,7 +354,15 @@ fn prepare(market: &Market<'_>) -> Prepared {
             *end = q;
         }
     }
-    Prepared { quote_end }
+    let risk_day = market
+        .bar_ts
+        .iter()
+        .map(|&ts| risk_day_of(market, ts))
+        .collect();
+    Prepared {
+        quote_end,
+        risk_day,
+    }
 }
 
 /// Z-scores of the closes for `window`, restarting at each segment (NaN in warm-up).
@@ -331,6 +384,78 @@ struct Open {
     stop: f64,
     target: f64,
     deadline: i64,
+    deadline_reason: ExitReason,
+}
+
+/// The circuit breakers the pre-screen models (one state across contracts, as one trader).
+struct Breakers {
+    day: Option<u32>,
+    realized: f64,
+    streak: u32,
+    paused_until: i64,
+    limit_hit: bool,
+}
+
+/// Money compared after float sums of cents: a hair of tolerance.
+const CENT_EPS: f64 = 1e-7;
+
+impl Breakers {
+    fn new() -> Self {
+        Self {
+            day: None,
+            realized: 0.0,
+            streak: 0,
+            paused_until: i64::MIN,
+            limit_hit: false,
+        }
+    }
+
+    /// A later trading day resets the day's P&L, the streak and the limit (not a pause).
+    fn roll(&mut self, day: u32) {
+        match self.day {
+            Some(d) if day <= d => {}
+            Some(_) => {
+                *self = Self {
+                    day: Some(day),
+                    paused_until: self.paused_until,
+                    ..Self::new()
+                };
+            }
+            None => self.day = Some(day),
+        }
+    }
+
+    fn record(&mut self, now: i64, day: u32, pnl: f64, p: &Point) {
+        self.roll(day);
+        self.realized += pnl;
+        if pnl < 0.0 {
+            self.streak += 1;
+        } else if pnl > 0.0 {
+            self.streak = 0;
+        }
+        if p.max_losses > 0 && self.streak >= p.max_losses {
+            self.streak = 0;
+            self.paused_until = self.paused_until.max(now.saturating_add(p.pause_ns));
+        }
+        if self.realized <= -p.daily_loss_limit + CENT_EPS {
+            self.limit_hit = true;
+        }
+    }
+
+    /// Mark the open P&L; true when this mark trips the daily limit.
+    fn mark(&mut self, day: u32, open_pnl: f64, p: &Point) -> bool {
+        self.roll(day);
+        if !self.limit_hit && self.realized + open_pnl <= -p.daily_loss_limit + CENT_EPS {
+            self.limit_hit = true;
+            return true;
+        }
+        false
+    }
+
+    fn may_enter(&mut self, day: u32, now: i64) -> bool {
+        self.roll(day);
+        !self.limit_hit && now >= self.paused_until
+    }
 }
 
 /// Where a stop or target check found an exit.
@@ -387,13 +512,17 @@ fn simulate(
     daily.iter_mut().for_each(|d| *d = 0.0);
     // Realized equity and its peak, for the drawdown.
     let mut peak = costs.starting_balance;
+    let mut breakers = Breakers::new();
     let mut close_trade = |summary: &mut Summary,
+                           breakers: &mut Breakers,
                            open: &Open,
                            exit_ts: i64,
                            exit_price: f64,
                            reason: ExitReason,
                            day: u32| {
         let pnl = (exit_price - open.entry_price) * open.side * scale - fee;
+        // Booked on the trading day of the exit (an alert in a data gap is on its own day).
+        breakers.record(exit_ts, risk_day_of(market, exit_ts), pnl, point);
         summary.trades += 1;
         summary.net_pnl += pnl;
         summary.fees += fee;
@@ -431,7 +560,7 @@ fn simulate(
         let mut pos: Option<Open> = None;
         for i in b0..b1 {
             let q_end = prepared.quote_end[i];
-            let day = market.bar_day[i];
+            let (day, risk_day) = (market.bar_day[i], prepared.risk_day[i]);
             if let Some(open) = pos {
                 // Quotes of this bar up to the holding alert: first stop and first target.
                 let mut expired_at: Option<usize> = None;
@@ -470,6 +599,7 @@ fn simulate(
                         let price = open.market_exit(market, k);
                         close_trade(
                             &mut summary,
+                            &mut breakers,
                             &open,
                             market.quote_ts[k],
                             price,
@@ -481,6 +611,7 @@ fn simulate(
                     Some(Hit::Target(k)) => {
                         close_trade(
                             &mut summary,
+                            &mut breakers,
                             &open,
                             market.quote_ts[k],
                             open.target,
@@ -496,10 +627,11 @@ fn simulate(
                             let price = open.market_exit(market, k - 1);
                             close_trade(
                                 &mut summary,
+                                &mut breakers,
                                 &open,
                                 open.deadline,
                                 price,
-                                ExitReason::MaxHolding,
+                                open.deadline_reason,
                                 day,
                             );
                             pos = None;
@@ -514,6 +646,24 @@ fn simulate(
             } else {
                 None
             };
+            if let (Some(open), Some(k)) = (pos, last) {
+                // The strategy marks the open P&L for the daily limit before the signal.
+                let mark = (open.market_exit(market, k) - open.entry_price) * open.side * scale;
+                if breakers.mark(risk_day, mark, point) {
+                    let price = open.market_exit(market, k);
+                    close_trade(
+                        &mut summary,
+                        &mut breakers,
+                        &open,
+                        market.bar_ts[i],
+                        price,
+                        ExitReason::DailyLimit,
+                        day,
+                    );
+                    pos = None;
+                    continue;
+                }
+            }
             if let Some(open) = pos {
                 let exit = zi.abs() <= point.exit_z
                     || (open.side > 0.0 && zi >= point.entry_z)
@@ -523,6 +673,7 @@ fn simulate(
                         let price = open.market_exit(market, k);
                         close_trade(
                             &mut summary,
+                            &mut breakers,
                             &open,
                             market.bar_ts[i],
                             price,
@@ -536,16 +687,21 @@ fn simulate(
                         let price = open.market_exit(market, k);
                         close_trade(
                             &mut summary,
+                            &mut breakers,
                             &open,
                             open.deadline,
                             price,
-                            ExitReason::MaxHolding,
+                            open.deadline_reason,
                             day,
                         );
                         pos = None;
                     }
                 }
-            } else if zi.is_finite() && zi.abs() >= point.entry_z {
+            } else if zi.is_finite()
+                && zi.abs() >= point.entry_z
+                && market.entry_allowed.get(i).is_none_or(|&a| a != 0)
+                && breakers.may_enter(risk_day, market.bar_ts[i])
+            {
                 let Some(k) = last else { continue };
                 let side = if zi >= point.entry_z { -1.0 } else { 1.0 };
                 let fill = if side > 0.0 {
@@ -555,22 +711,32 @@ fn simulate(
                 };
                 let fresh = market.quote_ts[k] >= market.bar_ts[i] - ONE_MINUTE_NS;
                 let reference = if fresh { fill } else { market.close[i] };
+                let now = market.bar_ts[i];
+                let holding = point
+                    .max_holding_ns
+                    .map_or(i64::MAX, |h| now.saturating_add(h));
+                let next = market.flatten_ns.partition_point(|&f| f <= now);
+                let flatten = market.flatten_ns.get(next).copied().unwrap_or(i64::MAX);
+                let (deadline, deadline_reason) = if flatten < holding {
+                    (flatten, ExitReason::Session)
+                } else {
+                    (holding, ExitReason::MaxHolding)
+                };
                 pos = Some(Open {
                     side,
                     entry_ts: market.bar_ts[i],
                     entry_price: fill,
                     stop: reference - side * point.stop,
                     target: reference + side * point.target,
-                    deadline: point
-                        .max_holding_ns
-                        .map_or(i64::MAX, |h| market.bar_ts[i].saturating_add(h)),
+                    deadline,
+                    deadline_reason,
                 });
             }
         }
         if let Some(open) = pos {
             let last_quote = market.quote_offsets[s + 1];
             let (at, reason) = if open.deadline <= market.expiry_ns[s] {
-                (open.deadline, ExitReason::MaxHolding)
+                (open.deadline, open.deadline_reason)
             } else {
                 (market.expiry_ns[s], ExitReason::Expiry)
             };
@@ -578,6 +744,7 @@ fn simulate(
                 let price = open.market_exit(market, last_quote - 1);
                 close_trade(
                     &mut summary,
+                    &mut breakers,
                     &open,
                     at,
                     price,
@@ -746,6 +913,9 @@ mod tests {
                 quote_offsets: &self.quote_offsets,
                 expiry_ns: &self.expiry,
                 end_ns: *self.bar_ts.last().unwrap(),
+                day_starts: &[],
+                entry_allowed: &[],
+                flatten_ns: &[],
             }
         }
     }
@@ -769,6 +939,9 @@ mod tests {
         stop: 1.0,
         target: 0.5,
         max_holding_ns: None,
+        daily_loss_limit: f64::INFINITY,
+        max_losses: 0,
+        pause_ns: 0,
     };
 
     fn close(a: f64, b: f64) -> bool {
@@ -880,5 +1053,44 @@ mod tests {
             screen(&d.market(), &[POINT, bad], &COSTS, Intrabar::Ticks, 1),
             Err(PrescreenError::BadPoint { index: 1, .. })
         ));
+    }
+
+    #[test]
+    fn breakers_pause_after_losses_and_stop_the_day_at_the_limit() {
+        // The setup of bar 3 repeats every 4 bars (98 after 100.25, 100), each trade a loser
+        // stopped on the next bar at 97.00: -1.25 points x 5 - 1.24 = -7.49 USD.
+        let mut bars = vec![flat(100.0)];
+        for _ in 0..6 {
+            bars.extend([
+                flat(100.25),
+                flat(100.0),
+                flat(98.0),
+                [98.0, 98.0, 97.0, 100.0],
+            ]);
+        }
+        let d = Data::new(&bars);
+        let (all, _) = trades(&d.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
+        assert_eq!(all.len(), 6);
+        assert!(all
+            .iter()
+            .all(|t| t.reason == ExitReason::Stop && close(t.pnl, -7.49)));
+        // Two losses in a row pause entries for 6 minutes: the third setup (4 bars later) is
+        // skipped, the fourth trades.
+        let paused = Point {
+            max_losses: 2,
+            pause_ns: 6 * MIN,
+            ..POINT
+        };
+        let (t, _) = trades(&d.market(), &paused, &COSTS, Intrabar::Ticks).unwrap();
+        let entries: Vec<i64> = t.iter().map(|t| t.entry_ts / MIN).collect();
+        assert_eq!(entries, vec![4, 8, 16, 20]);
+        // A $20 daily limit: the third loss takes the day to -22.47 USD, no entries after it
+        // (all these bars are one trading day).
+        let limited = Point {
+            daily_loss_limit: 20.0,
+            ..POINT
+        };
+        let (t, _) = trades(&d.market(), &limited, &COSTS, Intrabar::Ticks).unwrap();
+        assert_eq!(t.len(), 3);
     }
 }

@@ -148,6 +148,9 @@ struct MarketData {
     quote_offsets: Vec<usize>,
     expiry_ns: Vec<i64>,
     end_ns: i64,
+    day_starts: Vec<i64>,
+    entry_allowed: Vec<u8>,
+    flatten_ns: Vec<i64>,
 }
 
 impl MarketData {
@@ -164,6 +167,9 @@ impl MarketData {
             quote_offsets: &self.quote_offsets,
             expiry_ns: &self.expiry_ns,
             end_ns: self.end_ns,
+            day_starts: &self.day_starts,
+            entry_allowed: &self.entry_allowed,
+            flatten_ns: &self.flatten_ns,
         }
     }
 }
@@ -181,6 +187,9 @@ fn market_data(
     quote_offsets: PyReadonlyArray1<'_, i64>,
     expiry_ns: PyReadonlyArray1<'_, i64>,
     end_ns: i64,
+    day_starts: PyReadonlyArray1<'_, i64>,
+    entry_allowed: PyReadonlyArray1<'_, u8>,
+    flatten_ns: PyReadonlyArray1<'_, i64>,
 ) -> PyResult<MarketData> {
     Ok(MarketData {
         bar_ts: bar_ts.as_array().to_vec(),
@@ -194,6 +203,9 @@ fn market_data(
         quote_offsets: offsets(&quote_offsets.as_array().to_vec())?,
         expiry_ns: expiry_ns.as_array().to_vec(),
         end_ns,
+        day_starts: day_starts.as_array().to_vec(),
+        entry_allowed: entry_allowed.as_array().to_vec(),
+        flatten_ns: flatten_ns.as_array().to_vec(),
     })
 }
 
@@ -212,6 +224,9 @@ fn to_point(
         stop,
         target,
         max_holding_ns: (max_holding_ns > 0).then_some(max_holding_ns),
+        daily_loss_limit: f64::INFINITY,
+        max_losses: 0,
+        pause_ns: 0,
     }
 }
 
@@ -221,8 +236,8 @@ fn to_point(
 #[pyfunction]
 #[pyo3(signature = (
     bar_ts, close, bar_day, n_days, quote_ts, bid, ask, bar_offsets, quote_offsets,
-    expiry_ns, end_ns,
-    window, entry_z, exit_z, stop, target, max_holding_ns,
+    expiry_ns, end_ns, day_starts, entry_allowed, flatten_ns,
+    window, entry_z, exit_z, stop, target, max_holding_ns, daily_loss_limit, max_losses, pause_ns,
     multiplier, fee_per_side, quantity, starting_balance, intrabar="stop_first", threads=0
 ))]
 #[allow(clippy::too_many_arguments)]
@@ -239,12 +254,18 @@ fn prescreen<'py>(
     quote_offsets: PyReadonlyArray1<'py, i64>,
     expiry_ns: PyReadonlyArray1<'py, i64>,
     end_ns: i64,
+    day_starts: PyReadonlyArray1<'py, i64>,
+    entry_allowed: PyReadonlyArray1<'py, u8>,
+    flatten_ns: PyReadonlyArray1<'py, i64>,
     window: PyReadonlyArray1<'py, i64>,
     entry_z: PyReadonlyArray1<'py, f64>,
     exit_z: PyReadonlyArray1<'py, f64>,
     stop: PyReadonlyArray1<'py, f64>,
     target: PyReadonlyArray1<'py, f64>,
     max_holding_ns: PyReadonlyArray1<'py, i64>,
+    daily_loss_limit: PyReadonlyArray1<'py, f64>,
+    max_losses: PyReadonlyArray1<'py, i64>,
+    pause_ns: PyReadonlyArray1<'py, i64>,
     multiplier: f64,
     fee_per_side: f64,
     quantity: f64,
@@ -265,6 +286,9 @@ fn prescreen<'py>(
         quote_offsets,
         expiry_ns,
         end_ns,
+        day_starts,
+        entry_allowed,
+        flatten_ns,
     )?;
     let (w, ez, xz, st, tg, mh) = (
         window.as_array(),
@@ -274,17 +298,36 @@ fn prescreen<'py>(
         target.as_array(),
         max_holding_ns.as_array(),
     );
+    let (dl, ml, pn) = (
+        daily_loss_limit.as_array(),
+        max_losses.as_array(),
+        pause_ns.as_array(),
+    );
     let n = w.len();
-    if [ez.len(), xz.len(), st.len(), tg.len(), mh.len()]
-        .iter()
-        .any(|&l| l != n)
+    if [
+        ez.len(),
+        xz.len(),
+        st.len(),
+        tg.len(),
+        mh.len(),
+        dl.len(),
+        ml.len(),
+        pn.len(),
+    ]
+    .iter()
+    .any(|&l| l != n)
     {
         return Err(PyValueError::new_err(
-            "window, entry_z, exit_z, stop, target and max_holding_ns must have one value per point",
+            "every per-point array (window .. pause_ns) must have one value per point",
         ));
     }
     let points: Vec<Point> = (0..n)
-        .map(|i| to_point(w[i], ez[i], xz[i], st[i], tg[i], mh[i]))
+        .map(|i| Point {
+            daily_loss_limit: dl[i],
+            max_losses: u32::try_from(ml[i].max(0)).unwrap_or(u32::MAX),
+            pause_ns: pn[i],
+            ..to_point(w[i], ez[i], xz[i], st[i], tg[i], mh[i])
+        })
         .collect();
     let costs = Costs {
         multiplier,
@@ -330,8 +373,8 @@ fn prescreen<'py>(
 #[pyfunction]
 #[pyo3(signature = (
     bar_ts, close, bar_day, n_days, quote_ts, bid, ask, bar_offsets, quote_offsets,
-    expiry_ns, end_ns,
-    window, entry_z, exit_z, stop, target, max_holding_ns,
+    expiry_ns, end_ns, day_starts, entry_allowed, flatten_ns,
+    window, entry_z, exit_z, stop, target, max_holding_ns, daily_loss_limit, max_losses, pause_ns,
     multiplier, fee_per_side, quantity, starting_balance, intrabar="stop_first"
 ))]
 #[allow(clippy::too_many_arguments)]
@@ -348,12 +391,18 @@ fn prescreen_trades<'py>(
     quote_offsets: PyReadonlyArray1<'py, i64>,
     expiry_ns: PyReadonlyArray1<'py, i64>,
     end_ns: i64,
+    day_starts: PyReadonlyArray1<'py, i64>,
+    entry_allowed: PyReadonlyArray1<'py, u8>,
+    flatten_ns: PyReadonlyArray1<'py, i64>,
     window: i64,
     entry_z: f64,
     exit_z: f64,
     stop: f64,
     target: f64,
     max_holding_ns: i64,
+    daily_loss_limit: f64,
+    max_losses: i64,
+    pause_ns: i64,
     multiplier: f64,
     fee_per_side: f64,
     quantity: f64,
@@ -373,8 +422,16 @@ fn prescreen_trades<'py>(
         quote_offsets,
         expiry_ns,
         end_ns,
+        day_starts,
+        entry_allowed,
+        flatten_ns,
     )?;
-    let point = to_point(window, entry_z, exit_z, stop, target, max_holding_ns);
+    let point = Point {
+        daily_loss_limit,
+        max_losses: u32::try_from(max_losses.max(0)).unwrap_or(u32::MAX),
+        pause_ns,
+        ..to_point(window, entry_z, exit_z, stop, target, max_holding_ns)
+    };
     let costs = Costs {
         multiplier,
         fee_per_side,
@@ -405,6 +462,8 @@ fn prescreen_trades<'py>(
             ExitReason::Target => "target",
             ExitReason::MaxHolding => "max_holding",
             ExitReason::Expiry => "expiry",
+            ExitReason::DailyLimit => "daily_limit",
+            ExitReason::Session => "session",
         })
         .collect();
     out.set_item("reason", reasons)?;

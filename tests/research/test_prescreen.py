@@ -1,9 +1,9 @@
 """The Rust pre-screen against the Nautilus backtest: same trades, and a bounded stop-first rule.
 
-Parity points run with the circuit breakers that the pre-screen does not model switched off
-(``RULES_ONLY``: no daily limit, no losing-streak pause, no session guard or flatten before the
-halt); max holding time is modelled and is on for one point. The whole bundled catalog is used
-(three contracts: contract changes, a position closed at its contract's expiry).
+The whole bundled catalog is used (three contracts: contract changes, a position closed at its
+contract's expiry), with the circuit breakers off (``RULES_ONLY``) and on: the shipped config,
+a daily loss limit that trips, a short losing-streak pause with max holding time, a wider
+session guard. Only the kill switch and operator commands are outside the pre-screen.
 """
 
 from __future__ import annotations
@@ -32,32 +32,49 @@ from quant_scalper.research.spec import SweepSpec, load_sweep_spec
 from quant_scalper.research.sweep import run_sweep
 from tests.research.support import RULES_ONLY, SHORT_RANGE, write_spec
 
-TIGHT = {  # small stop and target: many stop/target exits, some bars touching both
+TIGHT = {  # rules only; small stop and target: many stop/target exits, some bars touch both
+    **RULES_ONLY,
     "strategy.window": 20,
     "strategy.entry_z": 2.0,
     "strategy.exit_z": 0.5,
     "strategy.stop_loss_usd_per_contract": 5,
     "strategy.take_profit_usd_per_contract": 3.75,
 }
-HOLDING = {  # max holding time 7 minutes, exit only at the mean
-    "strategy.window": 40,
-    "strategy.entry_z": 2.5,
-    "strategy.exit_z": 0.0,
-    "strategy.stop_loss_usd_per_contract": 10,
-    "strategy.take_profit_usd_per_contract": 10,
-    "risk.max_holding_minutes": 7,
-}
-DEFAULTS = {  # the shipped stop and target; a position runs into its contract's expiry
+EXPIRY = {  # rules only, the shipped stop and target: a position runs into its contract's expiry
+    **RULES_ONLY,
     "strategy.window": 30,
     "strategy.entry_z": 1.5,
     "strategy.exit_z": 0.25,
+}
+SHIPPED: dict = {}  # configs/backtest.yaml as it is: pauses, max holding, session guard trip
+DAILY_LIMIT = {  # the $25 daily loss limit trips on 14 days
+    "strategy.stop_loss_usd_per_contract": 5,
+    "strategy.take_profit_usd_per_contract": 3.75,
+    "risk.daily_loss_limit_usd": 25,
+}
+STREAK = {  # 2 losses pause 45 min; 7-minute max holding; $40 daily limit
+    "strategy.window": 40,
+    "strategy.entry_z": 2.5,
+    "strategy.exit_z": 0.0,
+    "risk.max_holding_minutes": 7,
+    "risk.max_consecutive_losses": 2,
+    "risk.pause_minutes": 45,
+    "risk.daily_loss_limit_usd": 40,
+}
+GUARD = {  # a 30-minute session guard, no max holding
+    "strategy.window": 30,
+    "strategy.entry_z": 1.5,
+    "strategy.exit_z": 0.25,
+    "risk.entry_guard_minutes": 30,
+    "risk.max_holding_minutes": None,
 }
 
 
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory: pytest.TempPathFactory) -> SweepSpec:
+    """The full catalog, breakers on as shipped (points add ``RULES_ONLY`` to switch them off)."""
     folder = tmp_path_factory.mktemp("prescreen")
-    return load_sweep_spec(write_spec(folder / "s.yaml", {"strategy.window": [20]}, set=RULES_ONLY))
+    return load_sweep_spec(write_spec(folder / "s.yaml", {"strategy.window": [20]}, set={}))
 
 
 def _settings(spec: SweepSpec, point: dict) -> BacktestSettings:
@@ -77,13 +94,25 @@ def _key(t: ClosedTrade) -> tuple:
     )
 
 
-@pytest.mark.parametrize("point", [TIGHT, HOLDING, DEFAULTS], ids=["tight", "holding", "defaults"])
-def test_ticks_mode_gives_the_nautilus_trades(spec: SweepSpec, point: dict) -> None:
+@pytest.mark.parametrize(
+    ("point", "trips"),
+    [
+        (TIGHT, set()),
+        (EXPIRY, set()),
+        (SHIPPED, {"consecutive_losses", "max_holding_time", "session_guard"}),
+        (DAILY_LIMIT, {"daily_loss_limit", "consecutive_losses", "max_holding_time"}),
+        (STREAK, {"daily_loss_limit", "consecutive_losses", "max_holding_time"}),
+        (GUARD, {"consecutive_losses", "session_guard"}),
+    ],
+    ids=["rules-tight", "rules-expiry", "shipped", "daily-limit", "streak", "guard"],
+)
+def test_ticks_mode_gives_the_nautilus_trades(spec: SweepSpec, point: dict, trips: set) -> None:
     settings = _settings(spec, point)
-    nautilus = run_backtest(settings, write_files=False).trades
+    outcome = run_backtest(settings, write_files=False)
+    assert {t.rule.value for t in outcome.trips} - {"day_roll"} == trips  # the rules exercised
     ours = simulate_trades(settings, intrabar="ticks")
-    assert len(nautilus) > 300
-    assert [_key(t) for t in ours] == [_key(t) for t in nautilus]
+    assert len(outcome.trades) > 150
+    assert [_key(t) for t in ours] == [_key(t) for t in outcome.trades]
 
 
 def test_stop_first_differs_only_in_bars_touching_both(spec: SweepSpec) -> None:
@@ -143,7 +172,7 @@ def test_screen_statistics_are_the_shared_statistics(spec: SweepSpec) -> None:
 
 
 def test_points_sharing_a_window_match_points_run_alone(spec: SweepSpec) -> None:
-    settings = spec.settings_for({}, spec.base_mapping())
+    settings = _settings(spec, DAILY_LIMIT)
     market = load_market(settings)
     base = sim_point(settings, market)
     points = [
