@@ -18,13 +18,15 @@ plus jitter) and resubscribes; no order is sent while it is down (the exec clien
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import socket
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from ibapi import comm
 from ibapi.server_versions import MAX_CLIENT_VER, MIN_CLIENT_VER
@@ -33,6 +35,7 @@ from quant_scalper.live.config import LiveSettings, mask_account
 from quant_scalper.live.contract import LiveContract
 from quant_scalper.live.errors import GatewayUnreachableError, LiveRunError
 
+LOCK_FILE = "live.lock"
 IB_CLIENT_KEY = "IB"  # the node's data/exec client name: account ids read IB-<account>
 STRATEGY_PATH = "quant_scalper.strategy:ZScoreMeanReversion"
 STRATEGY_CONFIG_PATH = "quant_scalper.strategy:ZScoreMeanReversionConfig"
@@ -270,6 +273,44 @@ def run_live(
     echo: Callable[[str], None] = print,
 ) -> int:
     """Probe, build and run the node until SIGINT/SIGTERM; returns the exit code."""
+    lock = single_instance_lock(settings.state_dir / settings.trader_id / LOCK_FILE)
+    try:
+        return _run_locked(settings, contract, echo)
+    finally:
+        lock.close()
+
+
+def single_instance_lock(path: Path) -> IO[str]:
+    """Hold an exclusive lock on ``path`` for this process, or raise LiveRunError.
+
+    Two nodes with one config would trade the account twice: the IB adapter answers a
+    "client id in use" (326) by retrying and, after three collisions, by connecting with the
+    next client id. The kernel drops the lock when the process dies, even by SIGKILL.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the process lifetime
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise LiveRunError(
+            f"another `quant-scalper live` holds {path} (pid {owner}): one node per trader_id "
+            "and state_dir; stop it first (systemctl stop / kill -TERM <pid>)"
+        ) from exc
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def _run_locked(
+    settings: LiveSettings,
+    contract: LiveContract,
+    echo: Callable[[str], None],
+) -> int:
     ib = settings.ib
     version = probe_gateway(ib.host, ib.port, ib.probe_timeout_secs)
     echo(

@@ -26,7 +26,8 @@ from tests.live.harness import (
     write_config,
 )
 
-STATE_KEYS = ("trading_day", "realized_pnl", "consecutive_losses", "trades_today", "halted")
+# The day's risk counters (the trading day itself is stamped lazily, on the first decision).
+STATE_KEYS = ("realized_pnl", "consecutive_losses", "trades_today", "halted", "daily_limit_hit")
 REPLAY_BARS = 300
 BOOT = 60.0  # node start: imports, handshake, instrument, reconciliation
 STEP = 20.0  # one order round trip or bar through the node
@@ -185,7 +186,7 @@ def test_sigkill_with_open_bracket_reconciles_on_restart(
     _enter_long(peer, node)
     _node_matches_peer(node, peer)
     state_before = json.loads(state_path.read_text())
-    assert (state_before["realized_pnl"], state_before["trades_today"]) == ("-120", 2)
+    assert [state_before[k] for k in STATE_KEYS] == ["-120", 2, 2, False, False]
     node.kill()
     placed = peer.snapshot().count("PLACE_ORDER")
 
@@ -357,9 +358,35 @@ def test_accelerated_catalog_replay_keeps_node_and_account_in_step(
         STEP,
         "every closed bar at the node",
     )
-    status = _node_matches_peer(node, peer)
+    _node_matches_peer(node, peer)
+    wait_for(  # every order the node created reached the peer once: nothing lost, no duplicate
+        lambda: node.status()["orders_total"] == len(peer.snapshot().orders),
+        STEP,
+        "the node's order count to equal the peer's",
+        node,
+    )
     snap = peer.snapshot()
     assert len(snap.fills) >= 6  # a few round trips on real prices
-    assert status["orders_total"] == len(snap.orders)  # nothing lost, nothing sent twice
     assert not [o for o in snap.orders if o.status == "Inactive"]  # no reject
+    assert node.stop() == 0
+
+
+def test_second_node_with_the_same_config_refuses_to_start(
+    peer: IBPeer, start_node: Callable[..., LiveNode], tmp_path: Path
+) -> None:
+    """One node per trader: a second one would reach IB under the next client id (326 fallback)."""
+    config = write_config(tmp_path, peer.port)
+    node = start_node(config)
+    _ready(peer, node)
+    second = subprocess.run(
+        [sys.executable, "-m", "quant_scalper.cli", "live", "--config", str(config)],
+        cwd=REPO,
+        env=node_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode == 2
+    assert f"pid {node.proc.pid}" in second.stderr and "one node per trader_id" in second.stderr
+    assert peer.snapshot().sessions == (11,)
     assert node.stop() == 0
