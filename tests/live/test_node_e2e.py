@@ -390,3 +390,24 @@ def test_second_node_with_the_same_config_refuses_to_start(
     assert f"pid {node.proc.pid}" in second.stderr and "one node per trader_id" in second.stderr
     assert peer.snapshot().sessions == (11,)
     assert node.stop() == 0
+
+
+def test_five_second_real_time_bars(
+    peer: IBPeer, start_node: Callable[..., LiveNode], tmp_path: Path
+) -> None:
+    """The other supported bar type: IB's 5-second real-time bars (reqRealTimeBars)."""
+    config = write_config(
+        tmp_path, peer.port, strategy={"bar_type": "MES.CME-5-SECOND-LAST-EXTERNAL"}
+    )
+    node = start_node(config)
+    node.wait_status(lambda s: s["running"], BOOT, "the node's first status file")
+    wait_for(
+        lambda: peer.snapshot().count("REQ_REAL_TIME_BARS") >= 1,
+        BOOT,
+        "the real-time bar subscription at the peer",
+        node,
+    )
+    peer.push(*candles_from_closes(scenario.WARMUP[:2]))  # 12 five-second bars a minute
+    status = node.wait_status(lambda s: s["bars_received"] >= 20, STEP, "5-second bars")
+    assert status["last_bar"] is not None
+    assert node.stop() == 0
