@@ -68,12 +68,18 @@ def prescreen(
     quote_offsets: npt.NDArray[np.int64],
     expiry_ns: npt.NDArray[np.int64],
     end_ns: int,
+    day_starts: npt.NDArray[np.int64],
+    entry_allowed: npt.NDArray[np.uint8],
+    flatten_ns: npt.NDArray[np.int64],
     window: npt.NDArray[np.int64],
     entry_z: npt.NDArray[np.float64],
     exit_z: npt.NDArray[np.float64],
     stop: npt.NDArray[np.float64],
     target: npt.NDArray[np.float64],
     max_holding_ns: npt.NDArray[np.int64],
+    daily_loss_limit: npt.NDArray[np.float64],
+    max_losses: npt.NDArray[np.int64],
+    pause_ns: npt.NDArray[np.int64],
     multiplier: float,
     fee_per_side: float,
     quantity: float,
@@ -81,8 +87,9 @@ def prescreen(
     intrabar: str = "stop_first",
     threads: int = 0,
 ) -> dict[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]]:
-    """Simulate the strategy's rules for every point (one array element each), sharing the
-    z-scores of equal windows, on ``threads`` threads (0: all cores) without the GIL. Returns
+    """Simulate the strategy's rules and circuit breakers for every point (one array element
+    each; max_holding_ns <= 0 and daily_loss_limit inf switch those off), sharing the z-scores
+    of equal windows, on ``threads`` threads (0: all cores) without the GIL. Returns
     per-point arrays: trades, winners, net_pnl, gross_profit, gross_loss, fees,
     max_drawdown_usd, max_drawdown_pct, sharpe_ratio, stops, ambiguous_bars, open_at_end.
     Bad input raises ValueError. See ``quant_scalper.research.prescreen``."""
@@ -99,12 +106,18 @@ def prescreen_trades(
     quote_offsets: npt.NDArray[np.int64],
     expiry_ns: npt.NDArray[np.int64],
     end_ns: int,
+    day_starts: npt.NDArray[np.int64],
+    entry_allowed: npt.NDArray[np.uint8],
+    flatten_ns: npt.NDArray[np.int64],
     window: int,
     entry_z: float,
     exit_z: float,
     stop: float,
     target: float,
     max_holding_ns: int,
+    daily_loss_limit: float,
+    max_losses: int,
+    pause_ns: int,
     multiplier: float,
     fee_per_side: float,
     quantity: float,
@@ -112,5 +125,6 @@ def prescreen_trades(
     intrabar: str = "stop_first",
 ) -> dict[str, object]:
     """Every closed trade of one point: arrays side, entry_ts, entry_price, exit_ts,
-    exit_price, pnl, a list reason (signal|stop|target|max_holding|expiry), and the counts
+    exit_price, pnl, a list reason (signal|stop|target|max_holding|expiry|daily_limit|
+    session), and the counts
     ambiguous_bars and open_at_end."""

@@ -39,6 +39,16 @@ from quant_scalper.signals import usd_to_points
 
 NS_PER_MINUTE = 60_000_000_000
 NEVER = np.iinfo(np.int64).max
+# Risk settings that change the market arrays rather than a point's parameters.
+SESSION_KEYS = (
+    "entry_guard_minutes",
+    "flatten_before_halt",
+    "session_halt",
+    "session_open",
+    "session_breaks",
+    "session_tz",
+    "session_always_open",
+)
 # Statistics the pre-screen computes (a sweep objective outside these ranks by Sharpe).
 PRESCREEN_STATS = (
     "trades",
@@ -334,19 +344,29 @@ def prescreen_points(
     statistics and ``enough_trades``.
     """
     base = spec.settings_for({}, base_raw)
-    market = load_market(base)
     valid: list[Mapping[str, Any]] = []
-    sims: list[SimPoint] = []
+    settings_of: list[BacktestSettings] = []
     for point in points:
         try:
-            settings = spec.settings_for(point, base_raw)
+            settings_of.append(spec.settings_for(point, base_raw))
         except ConfigError:
             continue
         valid.append(point)
-        sims.append(sim_point(settings, market))
-    if not sims:
+    if not valid:
         raise SweepConfigError("no valid point to pre-screen: check the parameter ranges")
-    stats = screen(market, sims, sim_costs(base, market), spec.intrabar, threads)
+    # The session settings shape the market arrays (guard, flatten alerts, day starts): one
+    # market per distinct session, usually just one.
+    groups: dict[tuple, list[int]] = {}
+    for i, settings in enumerate(settings_of):
+        key = tuple(str(risk_value(settings, k)) for k in SESSION_KEYS)
+        groups.setdefault(key, []).append(i)
+    parts = []
+    for members in groups.values():
+        market = load_market(settings_of[members[0]])
+        sims = [sim_point(settings_of[i], market) for i in members]
+        part = screen(market, sims, sim_costs(base, market), spec.intrabar, threads)
+        parts.append(part.set_index(pd.Index(members)))
+    stats = pd.concat(parts).sort_index()
     frame = pd.DataFrame(
         {
             "params": [dict(p) for p in valid],

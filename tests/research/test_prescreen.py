@@ -28,7 +28,7 @@ from quant_scalper.research.prescreen import (
     sim_point,
     simulate_trades,
 )
-from quant_scalper.research.spec import SweepSpec, load_sweep_spec
+from quant_scalper.research.spec import SweepSpec, load_sweep_spec, point_id
 from quant_scalper.research.sweep import run_sweep
 from tests.research.support import RULES_ONLY, SHORT_RANGE, write_spec
 
@@ -211,3 +211,16 @@ def test_prescreen_command_ranks_and_writes_every_point(
     ranked = pd.read_parquet(out)
     assert len(ranked) == 4  # the two invalid points are left out
     assert "sharpe_ratio" in capsys.readouterr().out
+
+
+def test_session_settings_can_be_swept(tmp_path: Path) -> None:
+    grid = {"risk.entry_guard_minutes": [5, 60], "strategy.entry_z": [1.5, 2.0]}
+    spec = load_sweep_spec(write_spec(tmp_path / "s.yaml", grid, set=SHORT_RANGE, min_trades=0))
+    ranked = prescreen_points(spec, spec.points(), spec.base_mapping()).set_index("point_id")
+    for point in spec.points():
+        alone = simulate_trades(spec.settings_for(point, spec.base_mapping()), "stop_first")
+        row = ranked.loc[point_id(point)]
+        assert row["trades"] == len(alone)
+        assert row["net_pnl"] == pytest.approx(float(sum(t.realized_pnl for t in alone)))
+    by_guard = ranked.groupby("risk.entry_guard_minutes")["trades"].sum()
+    assert by_guard[60] < by_guard[5]  # a wider guard blocks entries
