@@ -54,8 +54,16 @@ from ibapi.protobuf.RealTimeBarTick_pb2 import RealTimeBarTick
 from ibapi.protobuf.TickPrice_pb2 import TickPrice
 
 from tests.ibpeer import wire
-from tests.ibpeer.broker import Broker, Event, Fill, OrderError, OrderUpdate, PeerOrder
-from tests.ibpeer.contracts import FutureContract, resolve
+from tests.ibpeer.broker import (
+    Broker,
+    Event,
+    Fill,
+    OrderError,
+    OrderUpdate,
+    PeerOrder,
+    PeerPosition,
+)
+from tests.ibpeer.contracts import FutureContract, parse_local_symbol, resolve
 from tests.ibpeer.market import Candle, LiveMarket, TimedCandle
 
 log = logging.getLogger("ibpeer")
@@ -295,6 +303,14 @@ class IBPeer:
     def pause(self, paused: bool = True) -> None:
         """Hold (or resume) the background replay."""
         self._paused = paused
+
+    def set_position(self, local_symbol: str, quantity: float, avg_price: float) -> None:
+        """Give the account a position, as if traded by hand in TWS (e.g. ``ESZ6``, -2)."""
+        contract = parse_local_symbol(local_symbol, self.today)
+        if contract is None:
+            raise ValueError(f"the peer does not list {local_symbol}")
+        position = PeerPosition(contract, Decimal(str(quantity)), avg_price)
+        self._call(self.broker.positions.__setitem__, contract.con_id, position)
 
     def reject_orders(self, reason: str | None) -> None:
         """Reject every new order with this reason (error 201); None accepts again."""

@@ -7,7 +7,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.ibpeer import IBPeer
+from quant_scalper.instruments import contract_symbol, front_month
+from tests.ibpeer import IBPeer, flat
 from tests.live.harness import REPO, LiveNode, node_env, write_config
 from tests.live.test_node_e2e import _enter_long, _ready
 
@@ -54,3 +55,30 @@ def test_flatten_cancels_the_bracket_and_closes_the_position(
     assert "cancelled 0 working order(s)" in again.stdout
     assert "closed 0 position(s)" in again.stdout
     assert peer.snapshot().count("PLACE_ORDER") == 4
+
+
+def test_flatten_closes_only_the_strategy_root_unless_all_instruments(
+    peer: IBPeer, tmp_path: Path
+) -> None:
+    """A hand-traded ES position is left alone by default and closed with --all-instruments."""
+    mes, es = _front_month_symbols(peer)
+    peer.set_position(mes, 2, 5000.0)
+    peer.set_position(es, -1, 5000.0)
+    peer.push(flat(5000.0))  # a quote to fill the market orders against
+    config = write_config(tmp_path, peer.port)
+
+    result = _flatten(config, "--timeout", "10")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{mes} SELL 2 MKT: Filled @ 4999.75" in result.stdout
+    assert f"left alone: {es} -1" in result.stdout
+    assert peer.snapshot().positions == {es: -1}
+
+    everything = _flatten(config, "--timeout", "10", "--all-instruments")
+    assert everything.returncode == 0, everything.stdout + everything.stderr
+    assert f"{es} BUY 1 MKT: Filled @ 5000" in everything.stdout
+    assert peer.snapshot().positions == {}
+
+
+def _front_month_symbols(peer: IBPeer) -> tuple[str, str]:
+    year, month = front_month("MES", peer.today, 8)
+    return contract_symbol("MES", year, month), contract_symbol("ES", year, month)
