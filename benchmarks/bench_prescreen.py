@@ -3,8 +3,9 @@
 The bundled catalog's bars and quote ticks (three contracts, ~19,000 bars, ~77,000 quotes) are
 replicated end to end, shifted in time, to ~350,000 bars (one year of the ~23 h Globex session)
 with their quotes (~1.4 million). The grid is 10 windows x 10 entry_z x 4 exit_z x 5 stops x
-5 targets = 10,000 points, so each window's z-scores are shared by 1,000 points. Measured in this
-one run: all cores, one thread (their ratio), and ``ticks`` vs ``stop_first``.
+5 targets = 10,000 points, so each window's z-scores are shared by 1,000 points; the circuit
+breakers are on as in configs/backtest.yaml. Measured in this one run: all cores, one thread
+(their ratio), and ``ticks`` vs ``stop_first``.
 
 Issue target: the 10,000-point grid in under 60 s on the 2-core machine.
 

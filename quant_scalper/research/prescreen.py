@@ -109,6 +109,11 @@ class PrescreenMarket:
         span = max(span_bars, span_quotes, 1)
         shift = np.arange(times, dtype="int64") * span
 
+        first = min(int(self.bar_ts[0]), int(self.quote_ts[0]))
+
+        def inside(times: np.ndarray) -> np.ndarray:
+            return times[(times > first) & (times < first + span)]
+
         def tile(a: np.ndarray) -> np.ndarray:
             return np.tile(a, times)
 
@@ -131,9 +136,9 @@ class PrescreenMarket:
             quote_offsets=offsets(self.quote_offsets, len(self.quote_ts)),
             expiry_ns=np.full(len(self.expiry_ns) * times, NEVER, dtype="int64"),
             end_ns=int(self.end_ns + shift[-1]),
-            day_starts=(self.day_starts[None, :] + shift[:, None]).ravel(),
+            day_starts=(inside(self.day_starts)[None, :] + shift[:, None]).ravel(),
+            flatten_ns=(inside(self.flatten_ns)[None, :] + shift[:, None]).ravel(),
             entry_allowed=tile(self.entry_allowed),
-            flatten_ns=(self.flatten_ns[None, :] + shift[:, None]).ravel(),
             multiplier=self.multiplier,
             tick=self.tick,
         )
