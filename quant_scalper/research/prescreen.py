@@ -419,7 +419,7 @@ def simulate_trades(settings: BacktestSettings, intrabar: str = "ticks") -> list
         intrabar=intrabar,
     )
     contract = _contract_of(market, settings)
-    out = []
+    out: list[ClosedTrade] = []
     for i in range(len(raw["side"])):
         entry_ts = int(raw["entry_ts"][i])
         out.append(
@@ -435,7 +435,7 @@ def simulate_trades(settings: BacktestSettings, intrabar: str = "ticks") -> list
                 fees=Decimal(str(fee)) * 2 * int(quantity),
             )
         )
-    return out
+    return sorted(out, key=lambda t: t.closed_at)  # as the backtest runner lists them
 
 
 def _contract_of(market: PrescreenMarket, settings: BacktestSettings) -> Any:

@@ -513,6 +513,9 @@ fn simulate(
     // Realized equity and its peak, for the drawdown.
     let mut peak = costs.starting_balance;
     let mut breakers = Breakers::new();
+    // Positions of ended contracts, closed later by an alert or the expiry: (at, position,
+    // price, reason, Sharpe day), latest first.
+    let mut pending: Vec<(i64, Open, f64, ExitReason, u32)> = Vec::new();
     let mut close_trade = |summary: &mut Summary,
                            breakers: &mut Breakers,
                            open: &Open,
@@ -561,6 +564,17 @@ fn simulate(
         for i in b0..b1 {
             let q_end = prepared.quote_end[i];
             let (day, risk_day) = (market.bar_day[i], prepared.risk_day[i]);
+            // Closes of earlier contracts whose alert or expiry fired before this bar's data.
+            let next_ts = if q < q_end {
+                market.quote_ts[q]
+            } else {
+                market.bar_ts[i]
+            };
+            while pending.last().is_some_and(|p| p.0 < next_ts) {
+                if let Some((at, open, price, reason, day)) = pending.pop() {
+                    close_trade(&mut summary, &mut breakers, &open, at, price, reason, day);
+                }
+            }
             if let Some(open) = pos {
                 // Quotes of this bar up to the holding alert: first stop and first target.
                 let mut expired_at: Option<usize> = None;
@@ -741,20 +755,17 @@ fn simulate(
                 (market.expiry_ns[s], ExitReason::Expiry)
             };
             if at <= market.end_ns && last_quote > market.quote_offsets[s] {
+                // Booked when the replay reaches `at`: later contracts' trades may come first.
                 let price = open.market_exit(market, last_quote - 1);
-                close_trade(
-                    &mut summary,
-                    &mut breakers,
-                    &open,
-                    at,
-                    price,
-                    reason,
-                    market.bar_day[b1 - 1],
-                );
+                pending.push((at, open, price, reason, market.bar_day[b1 - 1]));
+                pending.sort_by_key(|p| std::cmp::Reverse(p.0));
             } else {
                 summary.open_at_end += 1;
             }
         }
+    }
+    while let Some((at, open, price, reason, day)) = pending.pop() {
+        close_trade(&mut summary, &mut breakers, &open, at, price, reason, day);
     }
     summary.sharpe = sharpe(daily, costs.starting_balance);
     summary
