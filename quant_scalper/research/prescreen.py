@@ -345,8 +345,8 @@ def prescreen_points(
     """Rank ``points`` by the sweep's objective (Sharpe if the pre-screen lacks it), best first.
 
     Points with fewer than the sweep's ``min_trades`` come after all the others; invalid points
-    are left out. Columns: ``params`` (the point), ``point_id``, each parameter, the pre-screen
-    statistics and ``enough_trades``.
+    are left out. Columns: ``params`` (the point), ``point_id``, ``status``, each parameter, the
+    pre-screen statistics and ``enough_trades``.
     """
     base = spec.settings_for({}, base_raw)
     valid: list[Mapping[str, Any]] = []
@@ -376,6 +376,7 @@ def prescreen_points(
         {
             "params": [dict(p) for p in valid],
             "point_id": [point_id(p) for p in valid],
+            "status": "ok",  # like a sweep table, so `quant-scalper heatmap` reads it
             **{p.key: [v.get(p.key) for v in valid] for p in spec.parameters},
         }
     )

@@ -220,6 +220,10 @@ def test_prescreen_command_ranks_and_writes_every_point(
     ranked = pd.read_parquet(out)
     assert len(ranked) == 4  # the two invalid points are left out
     assert "sharpe_ratio" in capsys.readouterr().out
+    heat = tmp_path / "heat.html"
+    args = ["heatmap", str(out), "--x", "strategy.entry_z", "--y", "strategy.window"]
+    assert main([*args, "--out", str(heat)]) == 0
+    assert heat.stat().st_size > 1000
 
 
 def test_session_settings_can_be_swept(tmp_path: Path) -> None:
