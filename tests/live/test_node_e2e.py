@@ -8,6 +8,7 @@ compares what the node believes (its status file) with what the "broker" holds (
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -108,7 +109,9 @@ def test_bars_bracket_entry_exit_and_positions_match(
     """Connect, load MES, get bars, enter with a bracket, exit at the target, match the peer."""
     node = start_node(write_config(tmp_path, peer.port))
     _ready(peer, node)
-    assert "MES" in node.text() and "DU*****67" in node.text()  # masked in our own output
+    assert "DU*****67" in node.text()  # the account is masked in our own output
+    loaded = re.search(r"Adding instrument=FuturesContract\(id=(MES[HMUZ]\d)\.CME.*", node.text())
+    assert loaded is not None and "multiplier=5," in loaded.group(0)  # MES from the provider
 
     snap = _enter_long(peer, node)
     entry = next(o for o in snap.orders if o.parent_id == 0)
