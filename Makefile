@@ -46,6 +46,7 @@ test: $(TEST_STAMP) system-deps
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check quant_scalper tests benchmarks
+	$(BIN)/ruff format --check quant_scalper tests benchmarks
 	cargo fmt --manifest-path rust_ext/Cargo.toml --check
 	cargo clippy --quiet --manifest-path rust_ext/Cargo.toml --all-targets --features python -- -D warnings
 	cargo clippy --quiet --manifest-path rust_ext/Cargo.toml --all-targets -- -D warnings
