@@ -85,7 +85,7 @@ class ExecEngineSettings:
 
     reconciliation_lookback_mins: int = 1440
     open_check_interval_secs: float | None = 10.0
-    position_check_interval_secs: float | None = 60.0
+    position_check_interval_secs: float | None = 10.0
     inflight_check_interval_ms: int = 2000
     inflight_check_threshold_ms: int = 5000
 

@@ -414,3 +414,28 @@ def test_five_second_real_time_bars(
     status = node.wait_status(lambda s: s["bars_received"] >= 20, STEP, "5-second bars")
     assert status["last_bar"] is not None
     assert node.stop() == 0
+
+
+def test_target_filled_while_the_gateway_is_down_is_found_after_reconnect(
+    peer: IBPeer, start_node: Callable[..., LiveNode], tmp_path: Path
+) -> None:
+    """The take-profit fills at IB during an outage: the periodic position check (not the
+    reconnect itself) finds the missing fill, the node ends flat and the trade is counted."""
+    config = write_config(
+        tmp_path,
+        peer.port,
+        exec_engine={"open_check_interval_secs": 2, "position_check_interval_secs": 2},
+    )
+    node = start_node(config)
+    _ready(peer, node)
+    _enter_long(peer, node)
+    peer.stop()
+    peer.push(candles_from_closes([scenario.DROP])[0], scenario.take_profit_candle())
+    assert peer.snapshot().positions == {}  # flat at the broker, the node does not know yet
+    peer.start()
+    node.wait_log(r"Position discrepancy detected for MES\w+\.CME: cached_qty=1, venue_qty=0", 90)
+    node.wait_status(lambda s: not s["positions"], STEP, "the node to learn it is flat")
+    state = json.loads((node.state_dir / "QS-TEST-001" / "risk_state.json").read_text())
+    assert state["trades_today"] == 1 and Decimal(state["realized_pnl"]) > 0
+    assert peer.snapshot().count("PLACE_ORDER") == 3 and peer.snapshot().positions == {}
+    assert node.stop() == 0
