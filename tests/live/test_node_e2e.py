@@ -15,6 +15,9 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import ClassVar
+
+from ibapi.message import OUT
 
 from tests.ibpeer import IBPeer, Snapshot, candles_from_closes, catalog_bars
 from tests.live import scenario
@@ -439,3 +442,27 @@ def test_target_filled_while_the_gateway_is_down_is_found_after_reconnect(
     assert state["trades_today"] == 1 and Decimal(state["realized_pnl"]) > 0
     assert peer.snapshot().count("PLACE_ORDER") == 3 and peer.snapshot().positions == {}
     assert node.stop() == 0
+
+
+class _SilentPeer(IBPeer):
+    """A gateway that accepts the handshake but never starts the API session (e.g. an
+    unanswered "accept incoming connection" dialog in TWS)."""
+
+    _handlers: ClassVar = {**IBPeer._handlers, OUT.START_API: lambda self, session, proto: None}
+
+
+def test_api_session_that_never_starts_ends_the_process_with_exit_3(tmp_path: Path) -> None:
+    """node.build() would wait forever: the watchdog ends it with a message after the timeout."""
+    with _SilentPeer(account="DU1234567") as silent:
+        config = write_config(tmp_path, silent.port, ib={"build_timeout_secs": 5})
+        result = subprocess.run(
+            [sys.executable, "-m", "quant_scalper.cli", "live", "--config", str(config)],
+            cwd=REPO,
+            env=node_env(),
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert result.returncode == 3, result.stderr[-2000:]
+        assert "did not start within 5 s" in result.stderr
+        assert silent.snapshot().count("PLACE_ORDER") == 0
