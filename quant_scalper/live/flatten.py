@@ -120,9 +120,10 @@ class FlattenReport:
 class _Session(EWrapper, EClient):
     """A minimal ibapi client: collects orders, positions and fills, with waitable events."""
 
-    def __init__(self) -> None:
+    def __init__(self, account: str = "") -> None:
         EWrapper.__init__(self)
         EClient.__init__(self, wrapper=self)
+        self.account = account
         self.lock = threading.Condition()
         self.next_id: int | None = None
         self.open_orders: dict[int, WorkingOrder] = {}
@@ -173,6 +174,8 @@ class _Session(EWrapper, EClient):
             self.lock.notify_all()
 
     def position(self, account: str, contract: Contract, position: Decimal, avgCost: float) -> None:
+        if self.account and account != self.account:
+            return  # an advisor login sees other accounts: only ib.account_id is flattened
         with self.lock:
             self.positions[contract.conId] = (contract, Decimal(str(position)))
 
@@ -247,7 +250,7 @@ def flatten_account(
     def targeted(contract: Contract) -> bool:
         return all_instruments or contract.symbol == root
 
-    session = _Session()
+    session = _Session(ib.account_id)
     session.connect(ib.host, ib.port, client_id)
     reader = threading.Thread(target=session.run, name="flatten-ibapi", daemon=True)
     reader.start()
@@ -296,10 +299,17 @@ def flatten_account(
             if order_id in session.order_errors:
                 status = f"rejected ({session.order_errors[order_id]})"
             report.closes.append(Close(symbol, action, qty, status, price))
-        left = session.read_positions(timeout)
-        report.positions_left = {
-            c.localSymbol or c.symbol: q for c, q in left.values() if targeted(c)
-        }
+        deadline = time.monotonic() + timeout
+        while True:  # IB updates positions a moment after the fills: poll until they settle
+            left = {
+                (c.localSymbol or c.symbol): q
+                for c, q in session.read_positions(timeout).values()
+                if targeted(c)
+            }
+            if not left or not placed or time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+        report.positions_left = left
         report.errors = list(session.errors)
         return report
     finally:
