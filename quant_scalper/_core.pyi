@@ -66,7 +66,7 @@ def prescreen(
     ask: npt.NDArray[np.float64],
     bar_offsets: npt.NDArray[np.int64],
     quote_offsets: npt.NDArray[np.int64],
-    expiry_ns: npt.NDArray[np.int64],
+    roll_ns: npt.NDArray[np.int64],
     end_ns: int,
     day_starts: npt.NDArray[np.int64],
     entry_allowed: npt.NDArray[np.uint8],
@@ -104,7 +104,7 @@ def prescreen_trades(
     ask: npt.NDArray[np.float64],
     bar_offsets: npt.NDArray[np.int64],
     quote_offsets: npt.NDArray[np.int64],
-    expiry_ns: npt.NDArray[np.int64],
+    roll_ns: npt.NDArray[np.int64],
     end_ns: int,
     day_starts: npt.NDArray[np.int64],
     entry_allowed: npt.NDArray[np.uint8],
@@ -125,6 +125,6 @@ def prescreen_trades(
     intrabar: str = "stop_first",
 ) -> dict[str, object]:
     """Every closed trade of one point: arrays side, entry_ts, entry_price, exit_ts,
-    exit_price, pnl, a list reason (signal|stop|target|max_holding|expiry|daily_limit|
+    exit_price, pnl, a list reason (signal|stop|target|max_holding|roll|daily_limit|
     session), and the counts
     ambiguous_bars and open_at_end."""

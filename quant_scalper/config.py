@@ -13,6 +13,7 @@ import difflib
 import os
 import re
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,23 @@ def validate_strategy_values(strategy: Mapping[str, Any]) -> None:
             value = _decimal(f"strategy.{key}", strategy[key])
             if value <= 0:
                 raise ConfigError(f"strategy.{key} must be > 0 USD, was {value}")
+    if strategy.get("trade_until") is not None:  # set per contract by the backtest, not YAML
+        parse_utc_timestamp("strategy.trade_until", strategy["trade_until"])
+
+
+def parse_utc_timestamp(key: str, value: Any) -> datetime:
+    """An ISO-8601 timestamp (``2013-12-12T20:59:00Z``; naive means UTC) as an aware UTC time."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError as exc:
+            raise ConfigError(
+                f"{key} must be an ISO-8601 UTC timestamp like '2013-12-12T20:59:00Z', "
+                f"was {value!r}",
+            ) from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def validate_risk_values(risk: Mapping[str, Any]) -> None:

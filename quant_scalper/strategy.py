@@ -21,6 +21,7 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Price
 from nautilus_trader.trading.strategy import Strategy
 
+from quant_scalper.config import parse_utc_timestamp
 from quant_scalper.control import ControlChannel
 from quant_scalper.indicators import ZScore
 from quant_scalper.node_thread import node_loop, on_loop
@@ -106,6 +107,10 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
     control_poll_secs : int, optional
         Poll the control folder (``quant-scalper kill`` / ``resume``) this often; needs
         ``state_dir``. Pending commands are always applied at start when ``state_dir`` is set.
+    trade_until : str, optional
+        ISO-8601 UTC time of this contract's last bar in the run (the backtest sets it at each
+        roll): from the bar at or after it, cancel, close at market, and enter no more. None
+        (live) trades on.
 
     """
 
@@ -132,6 +137,7 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
     session_always_open: bool = False
     state_dir: str | None = None
     control_poll_secs: PositiveInt | None = None
+    trade_until: str | None = None
 
     def risk_limits(self) -> RiskLimits:
         """The circuit-breaker limits of this config (validated)."""
@@ -172,6 +178,8 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
         self.session_schedule()
         if self.control_poll_secs is not None and self.state_dir is None:
             raise ValueError("control_poll_secs needs state_dir: the control folder lives there")
+        if self.trade_until is not None:
+            parse_utc_timestamp("trade_until", self.trade_until)
 
 
 class ZScoreMeanReversion(Strategy):
@@ -204,6 +212,11 @@ class ZScoreMeanReversion(Strategy):
         self._tp_points = Decimal(0)
         self._exit_pending = False
         self._entry_blocked_until_reset = False
+        self._trade_until_ns: int | None = None
+        if config.trade_until is not None:
+            until = parse_utc_timestamp("trade_until", config.trade_until)
+            self._trade_until_ns = (until - _EPOCH) // timedelta(microseconds=1) * 1_000
+        self._rolled = False
 
     def _now(self) -> datetime:
         return _utc(self.clock.timestamp_ns())
@@ -251,6 +264,7 @@ class ZScoreMeanReversion(Strategy):
         self.zscore.reset()
         self._exit_pending = False
         self._entry_blocked_until_reset = False
+        self._rolled = False
 
     def on_save(self) -> dict[str, bytes]:
         """The risk state, for Nautilus's cache database (graceful restarts)."""
@@ -275,6 +289,9 @@ class ZScoreMeanReversion(Strategy):
         side = self._side()
         if side is not Side.FLAT:
             self._mark_open_pnl()
+        if self._trade_until_ns is not None and bar.ts_event >= self._trade_until_ns:
+            self._roll_out()
+            return
         z = self.zscore.value
         if z is None:
             return
@@ -287,6 +304,17 @@ class ZScoreMeanReversion(Strategy):
             self._enter(OrderSide.BUY, bar, z)
         elif action is Action.ENTER_SHORT:
             self._enter(OrderSide.SELL, bar, z)
+
+    def _roll_out(self) -> None:
+        """The contract's last bar in this run: flatten here, not at its expiry; no entries."""
+        if not self._rolled:
+            self._rolled = True
+            self.log.info(f"Last bar of {self.config.instrument_id}: no entries from here on")
+        if self._side() is Side.FLAT:
+            if self._has_working_orders():
+                self.cancel_all_orders(self.config.instrument_id)
+            return
+        self._exit(f"contract roll: last bar of {self.config.instrument_id} in this run")
 
     def _side(self) -> Side:
         if self.portfolio.is_net_long(self.config.instrument_id):

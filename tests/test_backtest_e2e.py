@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from quant_scalper.backtest.report import format_report
+from quant_scalper.backtest.run_config import build_run_config
 from quant_scalper.backtest.runner import BacktestOutcome, run_backtest, summary_dict
 from quant_scalper.config import BacktestSettings, load_backtest_settings
 from quant_scalper.errors import CatalogError
@@ -92,6 +94,43 @@ def test_two_runs_are_identical(outcome: BacktestOutcome, tmp_path: Path) -> Non
     assert again.trades == outcome.trades
     first, second = summary_dict(outcome), summary_dict(again)
     assert first == second
+
+
+def _assert_no_trade_outlives_its_contract(outcome: BacktestOutcome) -> None:
+    last_bar = {c.instrument_id: pd.Timestamp(c.last_bar_ts) for c in outcome.contracts}
+    for trade in outcome.trades:
+        assert pd.Timestamp(trade.closed_at) <= last_bar[trade.instrument_id], trade
+
+
+def test_every_contract_but_the_last_trades_until_its_last_bar(outcome: BacktestOutcome) -> None:
+    run_config = build_run_config(outcome.settings, outcome.contracts)
+    until = [s.config.get("trade_until") for s in run_config.engine.strategies]
+    assert until == [c.last_bar_ts for c in outcome.contracts[:-1]] + [None]
+    _assert_no_trade_outlives_its_contract(outcome)
+    holding = [t.closed_at - t.opened_at for t in outcome.trades]
+    assert max(holding) <= timedelta(minutes=121)  # max_holding_minutes: 120
+
+
+def test_a_position_open_at_the_roll_closes_at_the_contracts_last_bar(tmp_path: Path) -> None:
+    """No holding limit or flatten before the halt: a MESZ3 short is still open at its last bar
+    (it used to run on, unquoted, to the contract's expiry on Dec 20)."""
+    settings = _settings(
+        tmp_path,
+        "strategy.window=60",
+        "strategy.exit_z=0.0",
+        "risk.daily_loss_limit_usd=60",
+        "risk.max_holding_minutes=null",
+        "risk.flatten_before_halt=false",
+        "write_tearsheet=false",
+    )
+    result = run_backtest(settings, write_files=False)
+    _assert_no_trade_outlives_its_contract(result)
+    last_bar = pd.Timestamp(result.contracts[0].last_bar_ts)
+    rolled = [t for t in result.trades if pd.Timestamp(t.closed_at) == last_bar]
+    assert [(t.instrument_id, t.side) for t in rolled] == [("MESZ3.CME", "SHORT")]
+    assert rolled[0].opened_at < last_bar.to_pydatetime() - timedelta(minutes=30)
+    mesz3 = [t for t in result.trades if t.instrument_id == "MESZ3.CME"]
+    assert all(pd.Timestamp(t.opened_at) < last_bar for t in mesz3)
 
 
 def test_single_contract_and_window(tmp_path: Path) -> None:

@@ -294,3 +294,23 @@ def test_flatten_command_closes_the_position_without_halting() -> None:
     assert pd.Timestamp(first.ts_closed, tz="UTC") == strategy.at
     assert [t for t in entries(engine) if t > pd.Timestamp(ct(10, 0))], "not halted"
     assert "HALTED" not in states
+
+
+def test_trade_until_flattens_at_that_bar_and_blocks_later_entries() -> None:
+    entry = [*calm(), flat_candle(P - 10)]  # long at the ask P-10 on bar 10
+    drift = [flat_candle(P - 10 - 0.25 * k) for k in range(1, 11)]  # z near -1.5: no exit
+    candles, times = timeline((ct(9, 0), entry + drift), (ct(12, 0), win_cycle()))
+    roll = times[15]  # the contract's last bar in the run (a drift bar)
+    control, _ = run(candles, times)
+    assert [t for t in entries(control) if t > roll], "without trade_until 12:00 trades"
+    held = min(control.cache.positions(), key=lambda p: p.ts_opened)
+    assert pd.Timestamp(held.ts_closed, tz="UTC") > pd.Timestamp(roll), "held past the roll"
+
+    engine, _ = run(candles, times, trade_until=roll.isoformat())
+    assert entries(engine) == [pd.Timestamp(times[10])]
+    [position] = engine.cache.positions()
+    assert position.is_closed
+    assert pd.Timestamp(position.ts_closed, tz="UTC") == pd.Timestamp(roll)
+    # A market sell at that minute's close quote: the bid, close - 0.25.
+    assert position.avg_px_close == candles[15].close - 0.25
+    assert not engine.cache.orders_open()

@@ -162,6 +162,17 @@ def test_config_rejects_bad_values(overrides: dict, message: str) -> None:
         strategy_config(**overrides)
 
 
+def test_config_rejects_a_bad_trade_until() -> None:
+    from quant_scalper.config import validate_strategy_values
+    from quant_scalper.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="trade_until must be an ISO-8601 UTC timestamp"):
+        strategy_config(trade_until="Dec 12")
+    with pytest.raises(ConfigError, match=r"strategy\.trade_until"):
+        validate_strategy_values({"trade_until": "2013-13-40T00:00:00Z"})
+    assert strategy_config(trade_until="2013-12-12T20:59:00Z").trade_until is not None
+
+
 def test_config_rejects_bars_of_another_instrument() -> None:
     from nautilus_trader.model.data import BarType
 

@@ -6,6 +6,13 @@ contract of that root in the catalog is traded while it is front (the catalog st
 front-month bars only), by its own strategy instance in the same engine and account. The
 z-score warms up afresh on each contract, since the roll spread would otherwise look like a
 signal.
+
+Each instance but the last one's stops at its contract's last bar in the run
+(``trade_until``): it closes any position there at market, at that minute's quote, and enters
+no more, as a trader rolling to the next contract would; without it the position would sit,
+unquoted, until Nautilus closed it at the contract's expiry weeks later. The last contract's
+data simply ends the run, so its instance keeps Nautilus's usual end of run (a position still
+open then stays open; the report counts no trade for it).
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ class TradedContract:
     instrument_id: str
     bar_type: str
     bar_count: int
+    last_bar_ts: str  # ISO-8601 UTC: the contract's last bar in the run's date range
 
 
 def resolve_contracts(settings: BacktestSettings) -> list[TradedContract]:
@@ -99,9 +107,9 @@ def build_run_config(
         ImportableStrategyConfig(
             strategy_path=STRATEGY_PATH,
             config_path=STRATEGY_CONFIG_PATH,
-            config=_strategy_config(settings, contract),
+            config=_strategy_config(settings, contract, rolls=i < len(contracts) - 1),
         )
-        for contract in contracts
+        for i, contract in enumerate(contracts)
     ]
     actors = []
     if settings.progress:
@@ -188,7 +196,9 @@ def risk_engine_config(
     )
 
 
-def _strategy_config(settings: BacktestSettings, contract: TradedContract) -> dict[str, object]:
+def _strategy_config(
+    settings: BacktestSettings, contract: TradedContract, rolls: bool = False
+) -> dict[str, object]:
     merged = {**settings.strategy, **settings.risk}
     config: dict[str, object] = {
         key: (str(value) if key.endswith("_usd_per_contract") or key.endswith("_usd") else value)
@@ -199,6 +209,8 @@ def _strategy_config(settings: BacktestSettings, contract: TradedContract) -> di
     config["instrument_id"] = contract.instrument_id
     config["bar_type"] = contract.bar_type
     config["order_id_tag"] = InstrumentId.from_str(contract.instrument_id).symbol.value
+    if rolls:  # a later contract follows: flatten at this one's last bar, not at its expiry
+        config["trade_until"] = contract.last_bar_ts
     return config
 
 
@@ -209,6 +221,7 @@ def _traded(segment: ContractSegment, bar_type: BarType) -> TradedContract:
         instrument_id=segment.instrument_id,
         bar_type=f"{segment.instrument_id}-{spec}-{source}",
         bar_count=segment.bar_count,
+        last_bar_ts=segment.last_bar_ts.isoformat(),
     )
 
 

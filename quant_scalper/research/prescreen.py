@@ -13,7 +13,9 @@ The circuit breakers are modelled too, from the same ``risk`` settings: the dail
 (realized + the open P&L marked at each bar close; a trip flattens at that bar and blocks the
 rest of the trading day), the losing-streak pause, the session guard (entries blocked near and
 in the halt and the intraday breaks, computed here with ``SessionSchedule``) and
-flatten-before-halt (an exit at the alert time, like max holding). Not modelled: the kill
+flatten-before-halt (an exit at the alert time, like max holding). The contract roll too: a
+position still open at the last bar of a contract that a later one follows closes at that
+minute's quote, with no entry after it (the strategy's ``trade_until``). Not modelled: the kill
 switch and operator commands, order refusals, and a stop inside the spread at entry.
 """
 
@@ -75,7 +77,7 @@ class PrescreenMarket:
     ask: np.ndarray
     bar_offsets: np.ndarray
     quote_offsets: np.ndarray
-    expiry_ns: np.ndarray
+    roll_ns: np.ndarray
     end_ns: int
     day_starts: np.ndarray
     entry_allowed: np.ndarray
@@ -95,7 +97,7 @@ class PrescreenMarket:
             self.ask,
             self.bar_offsets,
             self.quote_offsets,
-            self.expiry_ns,
+            self.roll_ns,
             self.end_ns,
             self.day_starts,
             self.entry_allowed,
@@ -134,7 +136,7 @@ class PrescreenMarket:
             ask=tile(self.ask),
             bar_offsets=offsets(self.bar_offsets, len(self.bar_ts)),
             quote_offsets=offsets(self.quote_offsets, len(self.quote_ts)),
-            expiry_ns=np.full(len(self.expiry_ns) * times, NEVER, dtype="int64"),
+            roll_ns=np.full(len(self.roll_ns) * times, NEVER, dtype="int64"),
             end_ns=int(self.end_ns + shift[-1]),
             day_starts=(inside(self.day_starts)[None, :] + shift[:, None]).ravel(),
             flatten_ns=(inside(self.flatten_ns)[None, :] + shift[:, None]).ravel(),
@@ -169,7 +171,9 @@ def load_market(settings: BacktestSettings) -> PrescreenMarket:
         ask=np.concatenate([s.ask for s in segments]).astype("float64"),
         bar_offsets=np.cumsum([0, *[len(s.bar_ts) for s in segments]]).astype("int64"),
         quote_offsets=np.cumsum([0, *[len(s.quote_ts) for s in segments]]).astype("int64"),
-        expiry_ns=np.array([_expiry_ns(settings, s.instrument_id) for s in segments], "int64"),
+        # The roll, as the backtest's trade_until: every contract but the last one stops at its
+        # last bar in the run (flattened at that minute's quote).
+        roll_ns=np.array([*[s.bar_ts[-1] for s in segments[:-1]], NEVER], dtype="int64"),
         # Nautilus runs its clock to the last data point (timers and expiries up to there fire).
         end_ns=end_ns,
         **_session_arrays(settings, bar_ts, end_ns),
@@ -236,17 +240,6 @@ def _session_arrays(settings: BacktestSettings, bar_ts: np.ndarray, end_ns: int)
         ),
         "flatten_ns": np.array(flatten, dtype="int64"),
     }
-
-
-def _expiry_ns(settings: BacktestSettings, instrument_id: str) -> int:
-    import pyarrow.parquet as pq
-
-    files = sorted(
-        (settings.catalog / "data" / "futures_contract" / instrument_id).glob("*.parquet")
-    )
-    if not files:
-        return int(NEVER)
-    return int(pq.read_table(files[-1], columns=["expiration_ns"]).column(0)[0].as_py())
 
 
 @dataclass(frozen=True)

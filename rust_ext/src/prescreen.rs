@@ -20,10 +20,12 @@
 //! - Max holding time: at `entry time + max_holding`, after any data stamped at that instant,
 //!   the position closes at market at the latest quote (Nautilus fires a time alert then).
 //! - Fees: `fee_per_side` per contract per fill; P&L is net of fees.
-//! - Each segment (one contract) starts flat with a fresh z-score. A position still open at a
-//!   segment's end closes at its last quote when the holding alert or the contract's expiry
-//!   comes before the engine's clock stops (whichever is first), as in Nautilus; otherwise it
-//!   stays open and is no closed trade (counted in `open_at_end`).
+//! - Each segment (one contract) starts flat with a fresh z-score. The contract roll: on the
+//!   segment's bars at or after its `roll_ns` (the backtest's `trade_until`, the last bar of
+//!   every contract but the run's last) a position closes at market at that minute's quote and
+//!   no entry follows. A position still open at the end of the last segment closes at its last
+//!   quote when its holding alert comes before the engine's clock stops, as in Nautilus;
+//!   otherwise it stays open and is no closed trade (counted in `open_at_end`).
 //!
 //! - The circuit breakers, one state across contracts as for one trader: the daily loss limit
 //!   (realized P&L of the trading day + the open P&L marked at each bar close, long at the bid
@@ -124,8 +126,9 @@ pub struct Market<'a> {
     pub bar_offsets: &'a [usize],
     /// Quote offsets of the segments: `[0, .., quote_ts.len()]`.
     pub quote_offsets: &'a [usize],
-    /// When each segment's contract expires (UTC ns; `i64::MAX`: never in the test).
-    pub expiry_ns: &'a [i64],
+    /// Per segment, from which bar time on the strategy stops trading its contract: flatten at
+    /// market on that bar, no entries (UTC ns; `i64::MAX`: never, the run's last contract).
+    pub roll_ns: &'a [i64],
     /// Where the engine's clock stops (UTC ns): the test's end, or its last data.
     pub end_ns: i64,
     /// When each of the circuit breakers' trading days starts (UTC ns, ascending): the day of a
@@ -184,8 +187,8 @@ pub enum ExitReason {
     Target,
     /// Max holding time.
     MaxHolding,
-    /// The contract expired with the position open (closed at the last quote).
-    Expiry,
+    /// The contract roll: flattened at the contract's last bar in the run.
+    Roll,
     /// The daily loss limit tripped on a bar's open-P&L mark.
     DailyLimit,
     /// Flatten before the daily halt.
@@ -272,7 +275,7 @@ pub fn validate(market: &Market<'_>) -> Result<(), PrescreenError> {
             && offsets.windows(2).all(|w| w[0] <= w[1])
     };
     if market.bar_offsets.len() != market.quote_offsets.len()
-        || market.expiry_ns.len() + 1 != market.bar_offsets.len()
+        || market.roll_ns.len() + 1 != market.bar_offsets.len()
         || !good(market.bar_offsets, n)
         || !good(market.quote_offsets, q)
     {
@@ -513,7 +516,7 @@ fn simulate(
     // Realized equity and its peak, for the drawdown.
     let mut peak = costs.starting_balance;
     let mut breakers = Breakers::new();
-    // Positions of ended contracts, closed later by an alert or the expiry: (at, position,
+    // Positions of ended contracts, closed later by a holding or halt alert: (at, position,
     // price, reason, Sharpe day), latest first.
     let mut pending: Vec<(i64, Open, f64, ExitReason, u32)> = Vec::new();
     let mut close_trade = |summary: &mut Summary,
@@ -564,7 +567,7 @@ fn simulate(
         for i in b0..b1 {
             let q_end = prepared.quote_end[i];
             let (day, risk_day) = (market.bar_day[i], prepared.risk_day[i]);
-            // Closes of earlier contracts whose alert or expiry fired before this bar's data.
+            // Closes of earlier contracts whose alert fired before this bar's data.
             let next_ts = if q < q_end {
                 market.quote_ts[q]
             } else {
@@ -678,6 +681,23 @@ fn simulate(
                     continue;
                 }
             }
+            if market.bar_ts[i] >= market.roll_ns[s] {
+                // The contract roll: flatten at this bar's quote and enter no more.
+                if let (Some(open), Some(k)) = (pos, last) {
+                    let price = open.market_exit(market, k);
+                    close_trade(
+                        &mut summary,
+                        &mut breakers,
+                        &open,
+                        market.bar_ts[i],
+                        price,
+                        ExitReason::Roll,
+                        day,
+                    );
+                    pos = None;
+                }
+                continue;
+            }
             if let Some(open) = pos {
                 let exit = zi.abs() <= point.exit_z
                     || (open.side > 0.0 && zi >= point.entry_z)
@@ -749,11 +769,7 @@ fn simulate(
         }
         if let Some(open) = pos {
             let last_quote = market.quote_offsets[s + 1];
-            let (at, reason) = if open.deadline <= market.expiry_ns[s] {
-                (open.deadline, open.deadline_reason)
-            } else {
-                (market.expiry_ns[s], ExitReason::Expiry)
-            };
+            let (at, reason) = (open.deadline, open.deadline_reason);
             if at <= market.end_ns && last_quote > market.quote_offsets[s] {
                 // Booked when the replay reaches `at`: later contracts' trades may come first.
                 let price = open.market_exit(market, last_quote - 1);
@@ -881,7 +897,7 @@ mod tests {
         ask: Vec<f64>,
         bar_offsets: Vec<usize>,
         quote_offsets: Vec<usize>,
-        expiry: Vec<i64>,
+        roll: Vec<i64>,
     }
 
     impl Data {
@@ -895,7 +911,7 @@ mod tests {
                 ask: vec![],
                 bar_offsets: vec![0, bars.len()],
                 quote_offsets: vec![0, 4 * bars.len()],
-                expiry: vec![i64::MAX],
+                roll: vec![i64::MAX],
             };
             for (i, ohlc) in bars.iter().enumerate() {
                 let ts = (i as i64 + 1) * MIN;
@@ -922,7 +938,7 @@ mod tests {
                 ask: &self.ask,
                 bar_offsets: &self.bar_offsets,
                 quote_offsets: &self.quote_offsets,
-                expiry_ns: &self.expiry,
+                roll_ns: &self.roll,
                 end_ns: *self.bar_ts.last().unwrap(),
                 day_starts: &[],
                 entry_allowed: &[],
@@ -1027,6 +1043,30 @@ mod tests {
         let (none, summary) = trades(&cut.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
         assert!(none.is_empty());
         assert_eq!(summary.open_at_end, 1);
+    }
+
+    #[test]
+    fn the_roll_flattens_at_its_bar_quote_and_blocks_entries() {
+        // Long at 98.25 on bar 4; the roll at bar 5 closes it at that minute's bid, where the
+        // signal alone would hold on to bar 6.
+        let mut d = Data::new(&[
+            flat(100.0),
+            flat(100.25),
+            flat(100.0),
+            flat(98.0),
+            flat(98.0),
+            flat(98.0),
+        ]);
+        d.roll = vec![5 * MIN];
+        let (t, summary) = trades(&d.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
+        assert_eq!(t.len(), 1);
+        assert_eq!((t[0].exit_ts, t[0].reason), (5 * MIN, ExitReason::Roll));
+        assert!(close(t[0].exit_price, 98.0));
+        assert_eq!(summary.open_at_end, 0);
+        // A roll at the entry bar: no entry at all.
+        d.roll = vec![4 * MIN];
+        let (none, _) = trades(&d.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
+        assert!(none.is_empty());
     }
 
     #[test]

@@ -146,7 +146,7 @@ struct MarketData {
     ask: Vec<f64>,
     bar_offsets: Vec<usize>,
     quote_offsets: Vec<usize>,
-    expiry_ns: Vec<i64>,
+    roll_ns: Vec<i64>,
     end_ns: i64,
     day_starts: Vec<i64>,
     entry_allowed: Vec<u8>,
@@ -165,7 +165,7 @@ impl MarketData {
             ask: &self.ask,
             bar_offsets: &self.bar_offsets,
             quote_offsets: &self.quote_offsets,
-            expiry_ns: &self.expiry_ns,
+            roll_ns: &self.roll_ns,
             end_ns: self.end_ns,
             day_starts: &self.day_starts,
             entry_allowed: &self.entry_allowed,
@@ -185,7 +185,7 @@ fn market_data(
     ask: PyReadonlyArray1<'_, f64>,
     bar_offsets: PyReadonlyArray1<'_, i64>,
     quote_offsets: PyReadonlyArray1<'_, i64>,
-    expiry_ns: PyReadonlyArray1<'_, i64>,
+    roll_ns: PyReadonlyArray1<'_, i64>,
     end_ns: i64,
     day_starts: PyReadonlyArray1<'_, i64>,
     entry_allowed: PyReadonlyArray1<'_, u8>,
@@ -201,7 +201,7 @@ fn market_data(
         ask: ask.as_array().to_vec(),
         bar_offsets: offsets(&bar_offsets.as_array().to_vec())?,
         quote_offsets: offsets(&quote_offsets.as_array().to_vec())?,
-        expiry_ns: expiry_ns.as_array().to_vec(),
+        roll_ns: roll_ns.as_array().to_vec(),
         end_ns,
         day_starts: day_starts.as_array().to_vec(),
         entry_allowed: entry_allowed.as_array().to_vec(),
@@ -236,7 +236,7 @@ fn to_point(
 #[pyfunction]
 #[pyo3(signature = (
     bar_ts, close, bar_day, n_days, quote_ts, bid, ask, bar_offsets, quote_offsets,
-    expiry_ns, end_ns, day_starts, entry_allowed, flatten_ns,
+    roll_ns, end_ns, day_starts, entry_allowed, flatten_ns,
     window, entry_z, exit_z, stop, target, max_holding_ns, daily_loss_limit, max_losses, pause_ns,
     multiplier, fee_per_side, quantity, starting_balance, intrabar="stop_first", threads=0
 ))]
@@ -252,7 +252,7 @@ fn prescreen<'py>(
     ask: PyReadonlyArray1<'py, f64>,
     bar_offsets: PyReadonlyArray1<'py, i64>,
     quote_offsets: PyReadonlyArray1<'py, i64>,
-    expiry_ns: PyReadonlyArray1<'py, i64>,
+    roll_ns: PyReadonlyArray1<'py, i64>,
     end_ns: i64,
     day_starts: PyReadonlyArray1<'py, i64>,
     entry_allowed: PyReadonlyArray1<'py, u8>,
@@ -284,7 +284,7 @@ fn prescreen<'py>(
         ask,
         bar_offsets,
         quote_offsets,
-        expiry_ns,
+        roll_ns,
         end_ns,
         day_starts,
         entry_allowed,
@@ -373,7 +373,7 @@ fn prescreen<'py>(
 #[pyfunction]
 #[pyo3(signature = (
     bar_ts, close, bar_day, n_days, quote_ts, bid, ask, bar_offsets, quote_offsets,
-    expiry_ns, end_ns, day_starts, entry_allowed, flatten_ns,
+    roll_ns, end_ns, day_starts, entry_allowed, flatten_ns,
     window, entry_z, exit_z, stop, target, max_holding_ns, daily_loss_limit, max_losses, pause_ns,
     multiplier, fee_per_side, quantity, starting_balance, intrabar="stop_first"
 ))]
@@ -389,7 +389,7 @@ fn prescreen_trades<'py>(
     ask: PyReadonlyArray1<'py, f64>,
     bar_offsets: PyReadonlyArray1<'py, i64>,
     quote_offsets: PyReadonlyArray1<'py, i64>,
-    expiry_ns: PyReadonlyArray1<'py, i64>,
+    roll_ns: PyReadonlyArray1<'py, i64>,
     end_ns: i64,
     day_starts: PyReadonlyArray1<'py, i64>,
     entry_allowed: PyReadonlyArray1<'py, u8>,
@@ -420,7 +420,7 @@ fn prescreen_trades<'py>(
         ask,
         bar_offsets,
         quote_offsets,
-        expiry_ns,
+        roll_ns,
         end_ns,
         day_starts,
         entry_allowed,
@@ -461,7 +461,7 @@ fn prescreen_trades<'py>(
             ExitReason::Stop => "stop",
             ExitReason::Target => "target",
             ExitReason::MaxHolding => "max_holding",
-            ExitReason::Expiry => "expiry",
+            ExitReason::Roll => "roll",
             ExitReason::DailyLimit => "daily_limit",
             ExitReason::Session => "session",
         })

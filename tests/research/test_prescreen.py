@@ -1,9 +1,9 @@
 """The Rust pre-screen against the Nautilus backtest: same trades, and a bounded stop-first rule.
 
-The whole bundled catalog is used (three contracts: contract changes, a position closed at its
-contract's expiry), with the circuit breakers off (``RULES_ONLY``) and on: the shipped config,
-a daily loss limit that trips, a short losing-streak pause with max holding time, a wider
-session guard. Only the kill switch and operator commands are outside the pre-screen.
+The whole bundled catalog is used (three contracts: contract rolls, positions open at a roll
+flattened at the contract's last bar), with the circuit breakers off (``RULES_ONLY``) and on:
+the shipped config, a daily loss limit that trips, a short losing-streak pause with max holding
+time, a wider session guard. Only the kill switch and operator commands are outside the pre-screen.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ TIGHT = {  # rules only; small stop and target: many stop/target exits, some bar
     "strategy.stop_loss_usd_per_contract": 5,
     "strategy.take_profit_usd_per_contract": 3.75,
 }
-EXPIRY = {  # rules only, the shipped stop and target: a position runs into its contract's expiry
+ROLL = {  # rules only, the shipped stop and target: a MESH4 position is open at its last bar
     **RULES_ONLY,
     "strategy.window": 30,
     "strategy.entry_z": 1.5,
@@ -61,7 +61,7 @@ STREAK = {  # 2 losses pause 45 min; 7-minute max holding; $40 daily limit
     "risk.pause_minutes": 45,
     "risk.daily_loss_limit_usd": 40,
 }
-ACROSS = {  # no holding limit or flatten: MESZ3 positions live on into later data, one to expiry
+ACROSS = {  # no holding limit or flatten: a MESZ3 position is open at the roll to MESH4
     "strategy.window": 60,
     "strategy.entry_z": 2.0,
     "strategy.exit_z": 0.0,
@@ -106,14 +106,14 @@ def _key(t: ClosedTrade) -> tuple:
     ("point", "trips"),
     [
         (TIGHT, set()),
-        (EXPIRY, set()),
+        (ROLL, set()),
         (SHIPPED, {"consecutive_losses", "max_holding_time", "session_guard"}),
         (DAILY_LIMIT, {"daily_loss_limit", "consecutive_losses", "max_holding_time"}),
         (STREAK, {"daily_loss_limit", "consecutive_losses", "max_holding_time"}),
         (GUARD, {"consecutive_losses", "session_guard"}),
         (ACROSS, {"daily_loss_limit", "consecutive_losses"}),
     ],
-    ids=["rules-tight", "rules-expiry", "shipped", "daily-limit", "streak", "guard", "across"],
+    ids=["rules-tight", "rules-roll", "shipped", "daily-limit", "streak", "guard", "across"],
 )
 def test_ticks_mode_gives_the_nautilus_trades(spec: SweepSpec, point: dict, trips: set) -> None:
     settings = _settings(spec, point)
