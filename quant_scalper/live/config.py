@@ -10,6 +10,7 @@ keys, same validators) and adds what a node on Interactive Brokers needs::
     cache:       redis (optional; enables save_state/load_state)
     logging:     console and rotating file log
     node:        control_poll_secs, status_interval_secs, Nautilus timeouts
+    telegram:    alerts and commands (optional; ``quant_scalper.telegram.settings``)
 
 Every error names the key (``ib.port``, ``strategy.bar_type``...) and says what to do.
 """
@@ -142,6 +143,7 @@ class LiveSettings:
     redis: RedisSettings | None
     logging: LoggingSettings
     node: NodeSettings
+    telegram: Any = None  # ImportableActorConfig of the Telegram actor, None when off/absent
 
     @property
     def state_dir(self) -> Path:
@@ -160,6 +162,7 @@ _SECTIONS: dict[str, Any] = {
     "cache": ("redis",),
     "logging": LoggingSettings,
     "node": NodeSettings,
+    "telegram": None,  # keys checked by telegram_actor_config
 }
 
 
@@ -196,6 +199,7 @@ def live_settings_from_mapping(raw: Mapping[str, Any], config_path: Path) -> Liv
     logging = _logging(_section(raw, "logging"), base_dir)
     node = _dataclass(NodeSettings, "node", _section(raw, "node"))
     _check_node(node)
+    telegram = _telegram(raw.get("telegram"), base_dir, risk)
     return LiveSettings(
         config_path=config_path,
         trader_id=trader_id,
@@ -208,6 +212,7 @@ def live_settings_from_mapping(raw: Mapping[str, Any], config_path: Path) -> Liv
         redis=_redis(_section(raw, "cache")),
         logging=logging,
         node=node,
+        telegram=telegram,
     )
 
 
@@ -405,6 +410,19 @@ def _risk(values: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
     risk = dict(values)
     risk["state_dir"] = str(resolve_path(values["state_dir"], base_dir))
     return risk
+
+
+def _telegram(section: Any, base_dir: Path, risk: Mapping[str, Any]) -> Any:
+    from quant_scalper.telegram.settings import telegram_actor_config
+
+    if section is not None and not isinstance(section, Mapping):
+        raise LiveConfigError(f"'telegram' must be a mapping of settings, was {section!r}")
+    try:
+        return telegram_actor_config(section, base_dir, risk)
+    except LiveConfigError:
+        raise
+    except ConfigError as exc:  # TelegramConfigError or an unknown key
+        raise LiveConfigError(str(exc)) from exc
 
 
 def _check_exec_engine(engine: ExecEngineSettings) -> None:

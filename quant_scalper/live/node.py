@@ -230,7 +230,8 @@ def build_node_config(settings: LiveSettings, contract: LiveContract) -> Any:
                     "interval_secs": node.status_interval_secs,
                     "bar_type": contract.bar_type,
                 },
-            )
+            ),
+            *([settings.telegram] if settings.telegram is not None else []),
         ],
         save_state=settings.redis is not None,
         load_state=settings.redis is not None,

@@ -116,3 +116,31 @@ def test_unreachable_gateway_fails_fast_with_advice(
     config = write_config(tmp_path, port)
     assert main(["live", "--config", str(config)]) == 2
     assert "Enable ActiveX and Socket Clients" in capsys.readouterr().err
+
+
+def test_telegram_section_is_validated_and_adds_the_actor(tmp_path: Path) -> None:
+    """A ``telegram:`` section is checked at load and its actor joins the node (no network)."""
+    from quant_scalper.live.node import build_node_config
+    from quant_scalper.telegram.settings import ACTOR_PATH
+
+    telegram = {"mode": "record", "record_path": "alerts.jsonl", "commands": False}
+    config = write_config(tmp_path, 4002, telegram=telegram)
+    settings = load_live_settings(config)
+    assert settings.telegram is not None
+    assert settings.telegram.config["record_path"] == str(tmp_path / "alerts.jsonl")
+    assert settings.telegram.config["risk_state_dir"] == str(tmp_path / "state")
+    node_config = build_node_config(settings, select_contract(settings))
+    assert [a.actor_path for a in node_config.actors][-1] == ACTOR_PATH
+
+    off = load_live_settings(write_config(tmp_path, 4002, telegram={"enabled": False}))
+    assert off.telegram is None
+    node_config = build_node_config(off, select_contract(off))
+    assert ACTOR_PATH not in [a.actor_path for a in node_config.actors]
+
+    for bad, message in (
+        ({"mdoe": "send"}, r"unknown key 'mdoe' in telegram \(did you mean 'mode'\?\)"),
+        ({"mode": "loud"}, r"telegram\.mode must be one of"),
+        ({"allowed_chat_ids": "123"}, r"telegram\.allowed_chat_ids"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            load_live_settings(write_config(tmp_path, 4002, telegram=bad))
