@@ -38,7 +38,7 @@ from quant_scalper.config import REPO_ROOT, load_backtest_settings
 from quant_scalper.research.errors import ResearchError
 from quant_scalper.research.select import Recommendation, recommend
 from quant_scalper.research.spec import load_sweep_spec, set_dotted
-from quant_scalper.research.sweep import parameter_columns, rank
+from quant_scalper.research.sweep import TOP_COLUMNS, parameter_columns, rank
 
 GATE_WIN_RATE = 0.45
 GATE_PROFIT_FACTOR = 1.2
@@ -472,16 +472,7 @@ def _stat_rows(data: ReportData) -> list[list[str]]:
 def _sweep_top_html(data: ReportData) -> str:
     assert data.sweep is not None
     ranked = rank(data.sweep, data.objective, data.min_trades).head(10)
-    columns = [
-        *parameter_columns(data.sweep),
-        "trades",
-        "net_pnl",
-        "win_rate",
-        "profit_factor",
-        "sharpe_ratio",
-        "deflated_sharpe",
-        "max_drawdown_pct",
-    ]
+    columns = [*parameter_columns(data.sweep), *TOP_COLUMNS]
     columns = [c for c in columns if c in ranked.columns]
     rows = [[_format(r[c], ".4g") for c in columns] for _, r in ranked.iterrows()]
     n = len(data.sweep)

@@ -197,6 +197,18 @@ def rank(table: pd.DataFrame, objective: str, min_trades: int = 0) -> pd.DataFra
     return ok.sort_values(objective, ascending=not HIGHER_IS_BETTER[objective], kind="stable")
 
 
+# The statistics shown beside the parameters wherever the best points are listed.
+TOP_COLUMNS = (
+    "trades",
+    "net_pnl",
+    "win_rate",
+    "profit_factor",
+    "sharpe_ratio",
+    "deflated_sharpe",
+    "max_drawdown_pct",
+)
+
+
 def parameter_columns(table: pd.DataFrame) -> list[str]:
     """The swept parameters' columns of a results table (the dotted keys)."""
     return [c for c in table.columns if "." in c]
@@ -207,16 +219,7 @@ def format_top(table: pd.DataFrame, objective: str, min_trades: int, n: int = 10
     ranked = rank(table, objective, min_trades).head(n)
     if ranked.empty:
         return f"no point has at least {min_trades} trades and a {objective}"
-    columns = [
-        *parameter_columns(table),
-        "trades",
-        "net_pnl",
-        "win_rate",
-        "profit_factor",
-        "sharpe_ratio",
-        "deflated_sharpe",
-        "max_drawdown_pct",
-    ]
+    columns = [*parameter_columns(table), *TOP_COLUMNS]
     if objective not in columns:
         columns.append(objective)
     shown = ranked[[c for c in columns if c in ranked.columns]]
