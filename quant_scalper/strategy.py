@@ -40,8 +40,10 @@ from quant_scalper.risk import (
     risk_state_from_bytes,
     risk_state_to_bytes,
 )
+from quant_scalper.risk.connection_guard import ConnectionGuard, Link
 from quant_scalper.signals import Action, Side, SignalRules, usd_to_points
 from quant_scalper.topics import (
+    CONNECTION_TOPIC,
     CONTROL_RESULT_TOPIC,
     CONTROL_TOPIC,
     RISK_TRIP_TOPIC,
@@ -111,6 +113,11 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
         ISO-8601 UTC time of this contract's last bar in the run (the backtest sets it at each
         roll): from the bar at or after it, cancel, close at market, and enter no more. None
         (live) trades on.
+    resync_secs : int, optional
+        The connection guard (live): hold every new order, exits included, while the broker
+        connection is down (``CONNECTION_TOPIC``) and for this many seconds after it is back,
+        so the position check can correct the cached position first (the bracket at the broker
+        protects the position meanwhile). None (backtests) turns it off.
 
     """
 
@@ -138,6 +145,7 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
     state_dir: str | None = None
     control_poll_secs: PositiveInt | None = None
     trade_until: str | None = None
+    resync_secs: PositiveInt | None = None
 
     def risk_limits(self) -> RiskLimits:
         """The circuit-breaker limits of this config (validated)."""
@@ -217,6 +225,8 @@ class ZScoreMeanReversion(Strategy):
             until = parse_utc_timestamp("trade_until", config.trade_until)
             self._trade_until_ns = (until - _EPOCH) // timedelta(microseconds=1) * 1_000
         self._rolled = False
+        self.guard = ConnectionGuard(config.resync_secs)
+        self._deferred_exit: str | None = None  # an exit wanted while the guard held orders
 
     def _now(self) -> datetime:
         return _utc(self.clock.timestamp_ns())
@@ -247,6 +257,8 @@ class ZScoreMeanReversion(Strategy):
         )
         self._loop = node_loop(self.clock)
         self._start_risk()
+        if self.guard.enabled:
+            self.msgbus.subscribe(CONNECTION_TOPIC, self._on_connection)
         self.register_indicator_for_bars(self.config.bar_type, self.zscore)
         self.subscribe_bars(self.config.bar_type)
         if self.config.subscribe_quote_ticks:
@@ -265,6 +277,7 @@ class ZScoreMeanReversion(Strategy):
         self._exit_pending = False
         self._entry_blocked_until_reset = False
         self._rolled = False
+        self._deferred_exit = None
 
     def on_save(self) -> dict[str, bytes]:
         """The risk state, for Nautilus's cache database (graceful restarts)."""
@@ -293,6 +306,14 @@ class ZScoreMeanReversion(Strategy):
             self._roll_out()
             return
         z = self.zscore.value
+        hold = self._hold_reason()
+        if hold is not None:
+            action = self.rules.decide(z, side)
+            if action is not Action.HOLD:
+                self.log.info(f"Held, no order: {action.name} z={z:.3f} ({hold})")
+            return
+        if self._deferred_exit is not None:
+            self._apply_deferred_exit()
         if z is None:
             return
         if self._entry_blocked_until_reset and abs(z) <= self.config.exit_z:
@@ -332,6 +353,8 @@ class ZScoreMeanReversion(Strategy):
         )
 
     def _enter(self, side: OrderSide, bar: Bar, z: float) -> None:
+        if self._holding(f"entry {side.name}"):
+            return
         if self._entry_blocked_until_reset or self._has_working_orders():
             return
         decision = self.breakers.entry_decision(self._now())
@@ -369,10 +392,56 @@ class ZScoreMeanReversion(Strategy):
         """Cancel the bracket children and close at market, once per position."""
         if self._exit_pending or self._side() is Side.FLAT:
             return
+        if self._holding(f"exit ({reason})"):
+            self._deferred_exit = self._deferred_exit or reason
+            return
         self._exit_pending = True
         self.log.info(f"Exit: {reason}")
         self.cancel_all_orders(self.config.instrument_id)
         self.close_all_positions(self.config.instrument_id, tags=["EXIT"])
+
+    # -- connection guard --------------------------------------------------------------------
+
+    def _on_connection(self, message: dict) -> None:
+        """Record a broker connection change (``CONNECTION_TOPIC``) with the guard."""
+        link = self.guard.on_connection(bool(message.get("connected")), self._now())
+        if link is Link.DISCONNECTED:
+            self.log.warning(
+                "IB disconnected: holding orders; the bracket at IB protects the position"
+            )
+        elif link is Link.RESYNCING:
+            self.log.warning(
+                f"IB reconnected: holding orders {self.config.resync_secs} s more while the "
+                "position check resyncs the position with IB"
+            )
+
+    def _hold_reason(self) -> str | None:
+        """Why the connection guard holds every order now (None: trade on)."""
+        was = self.guard.link
+        reason = self.guard.hold_reason(self._now())
+        if reason is None and was is not Link.CONNECTED:
+            self.log.warning(f"Resynced with IB: trading on, position {self._side().value}")
+        return reason
+
+    def _holding(self, what: str) -> bool:
+        """True (and a log line) when the connection guard holds orders now."""
+        reason = self._hold_reason()
+        if reason is None:
+            return False
+        self.log.info(f"Held, no order: {what} ({reason})")
+        return True
+
+    def _apply_deferred_exit(self) -> None:
+        """After a hold: an exit wanted meanwhile (kill, loss limit, max holding...) goes now,
+        on the cache's position (flat: nothing to do)."""
+        reason, self._deferred_exit = self._deferred_exit, None
+        if self._side() is Side.FLAT:
+            if self.breakers.state.halted:
+                self._request_trading_state("HALTED")
+            return
+        if self.breakers.state.halted:
+            self._request_trading_state("REDUCING")
+        self._exit(f"{reason} (deferred while IB was resyncing)")
 
     # -- risk --------------------------------------------------------------------------------
 
@@ -380,6 +449,11 @@ class ZScoreMeanReversion(Strategy):
         """Kill switch: cancel everything, flatten under REDUCING, then HALTED until resumed."""
         self.breakers.kill(self._now(), reason)
         self._persist()
+        if self._hold_reason() is not None:
+            # Nothing trades (HALTED); the flatten waits for the resync (see _on_bar).
+            self._request_trading_state("HALTED")
+            self._deferred_exit = f"kill switch: {reason}"
+            return
         self._request_trading_state("REDUCING")
         self.cancel_all_orders(self.config.instrument_id)
         if self._side() is Side.FLAT:
@@ -456,9 +530,15 @@ class ZScoreMeanReversion(Strategy):
         if self.breakers is None:
             return f"{command}: not applied, the strategy has not started"
         now = self._now()
+        hold = self._hold_reason()
         if command == "kill":
             self.kill(reason)
             result = f"halted: {reason}; flattening under REDUCING, HALTED once flat"
+            if hold is not None:
+                result = (
+                    f"halted: {reason}; no order while {hold}: the bracket at IB stays, the "
+                    "position is flattened once IB has resynced"
+                )
         elif command == "resume":
             self.resume(reason)
             self.breakers.unpause(now, reason)
@@ -472,6 +552,12 @@ class ZScoreMeanReversion(Strategy):
             self.breakers.pause(now, minutes, reason)
             self._persist()
             result = f"entries paused for {minutes} min"
+        elif command == "flatten" and hold is not None:
+            result = (
+                f"not flattened: {hold}, the node's position may be stale. Retry once the node "
+                "has resynced, or run `quant-scalper flatten` (it reads IB's positions) after "
+                "the gateway is back; the bracket at IB protects the position meanwhile"
+            )
         elif command == "flatten":
             self.cancel_all_orders(self.config.instrument_id)
             was = self._side()

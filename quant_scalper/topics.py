@@ -12,3 +12,8 @@ CONTROL_RESULT_TOPIC = "quant_scalper.control.result"
 
 RISK_TRIP_TOPIC = "quant_scalper.risk.trip"
 """``quant_scalper.risk.Trip`` payload: every circuit-breaker trip, as it happens."""
+
+CONNECTION_TOPIC = "quant_scalper.connection"
+"""dict payload ``{"connected": bool, "detail": str}``: the broker connection dropped or came
+back (published on every change by ``quant_scalper.live.connection``; the strategy holds orders,
+the Telegram actor alerts)."""

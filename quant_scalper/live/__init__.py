@@ -4,6 +4,7 @@
 - ``contract``: which contract month to trade today
 - ``node``: gateway probe, ``TradingNode`` builder and runner
 - ``status``: the status-file actor
+- ``connection``: publishes the IB connection state (the strategy's connection guard)
 - ``flatten``: cancel everything and close positions at market
 - ``data_fetch``: historical bars from IB into the Parquet catalog
 - ``cli``: the ``live``, ``flatten`` and ``data fetch`` commands

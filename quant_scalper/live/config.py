@@ -126,6 +126,7 @@ class NodeSettings:
     timeout_portfolio: float = 30.0
     timeout_disconnection: float = 10.0
     timeout_post_stop: float = 5.0
+    resync_secs: int | None = None  # hold after a reconnect; None: 2 x position check + 5 s
 
 
 @dataclasses.dataclass(frozen=True)
@@ -470,6 +471,11 @@ def _logging(values: Mapping[str, Any], base_dir: Path) -> LoggingSettings:
 def _check_node(node: NodeSettings) -> None:
     if node.control_poll_secs <= 0:
         raise LiveConfigError(f"node.control_poll_secs must be > 0, was {node.control_poll_secs}")
+    if node.resync_secs is not None and node.resync_secs <= 0:
+        raise LiveConfigError(
+            f"node.resync_secs must be > 0 or null (2 x position check + 5 s), was "
+            f"{node.resync_secs}"
+        )
     if node.status_interval_secs <= 0:
         raise LiveConfigError(
             f"node.status_interval_secs must be > 0, was {node.status_interval_secs}"

@@ -13,12 +13,15 @@ The order matters, because of how Nautilus 1.231's IB client behaves:
    at IB (``flatten_on_stop`` is off), the risk state is on disk (and in Redis if configured).
 
 After a dropped connection the adapter reconnects by itself (5 s, then 5 s x 2^n up to 300 s,
-plus jitter) and resubscribes; no order is sent while it is down (the exec client refuses).
+plus jitter) and resubscribes. ``live.connection`` publishes every change of the connection on
+the message bus; the strategy then holds all new orders while it is down and for
+``resync_secs`` after it is back (see ``risk.connection_guard``).
 """
 
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import signal
 import socket
@@ -32,6 +35,7 @@ from ibapi import comm
 from ibapi.server_versions import MAX_CLIENT_VER, MIN_CLIENT_VER
 
 from quant_scalper.live.config import LiveSettings, mask_account
+from quant_scalper.live.connection import start_connection_watch, stop_connection_watch
 from quant_scalper.live.contract import LiveContract
 from quant_scalper.live.errors import GatewayUnreachableError, LiveRunError
 
@@ -104,8 +108,19 @@ def strategy_config(settings: LiveSettings, contract: LiveContract) -> dict[str,
     config["order_id_tag"] = contract.local_symbol
     config["external_order_claims"] = [contract.instrument_id]
     config["control_poll_secs"] = settings.node.control_poll_secs
+    config["resync_secs"] = resync_secs(settings)
     config.setdefault("subscribe_quote_ticks", True)
     return config
+
+
+def resync_secs(settings: LiveSettings) -> int:
+    """How long the strategy holds orders after a reconnect: ``node.resync_secs``, else two
+    position checks plus a margin (2 x ``exec_engine.position_check_interval_secs`` + 5; the
+    check's 10 s default when it is off), so IB's positions have been compared at least once."""
+    if settings.node.resync_secs is not None:
+        return settings.node.resync_secs
+    interval = settings.exec_engine.position_check_interval_secs or 10.0
+    return math.ceil(2 * interval + 5)
 
 
 def build_node_config(settings: LiveSettings, contract: LiveContract) -> Any:
@@ -331,6 +346,7 @@ def _run_locked(
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, _graceful)
+    watch = start_connection_watch(node, ib.host, ib.port, ib.client_id)
     try:
         node.run()
     except KeyboardInterrupt:
@@ -338,6 +354,7 @@ def _run_locked(
     finally:
         signal.signal(signal.SIGTERM, previous)
         try:
+            stop_connection_watch(watch)
             node.stop()
         finally:
             node.dispose()

@@ -65,15 +65,12 @@ from quant_scalper.telegram.outbox import Outbox, OutboxEvent
 from quant_scalper.telegram.poller import UpdatePoller
 from quant_scalper.telegram.throttle import ErrorThrottle
 from quant_scalper.topics import (
+    CONNECTION_TOPIC,
     CONTROL_RESULT_TOPIC,
     CONTROL_TOPIC,
     RISK_TRIP_TOPIC,
     TRADING_STATE_TOPIC,
 )
-
-CONNECTION_TOPIC = "quant_scalper.connection"
-"""dict payload ``{"connected": bool, "detail": str}``: a node component that sees the broker
-connection drop or come back may publish it here; the actor alerts on changes."""
 
 MODES = ("auto", "send", "record", "off")
 

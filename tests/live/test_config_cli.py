@@ -11,6 +11,7 @@ from quant_scalper.cli import main
 from quant_scalper.errors import ConfigError
 from quant_scalper.live.config import load_live_settings, mask_account
 from quant_scalper.live.contract import select_contract
+from quant_scalper.live.node import strategy_config
 from tests.ibpeer import IBPeer
 from tests.live.harness import ACCOUNT, write_config
 
@@ -39,6 +40,8 @@ def test_shipped_configs_validate() -> None:
     assert (live.ib.port, live.ib.is_live) == (4001, True)
     assert paper.exec_engine.reconciliation_lookback_mins >= 1380  # the ~23 h CME day
     assert select_contract(paper).instrument_id.startswith("MES")
+    # The connection guard holds orders for two position checks + 5 s after a reconnect.
+    assert strategy_config(paper, select_contract(paper))["resync_secs"] == 25
 
 
 def test_missing_account_variable_names_it(monkeypatch: pytest.MonkeyPatch) -> None:

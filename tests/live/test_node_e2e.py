@@ -7,6 +7,7 @@ compares what the node believes (its status file) with what the "broker" holds (
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -257,10 +258,12 @@ def test_connectivity_lost_1100_refuses_orders_until_reconnected(
     node = start_node(write_config(tmp_path, peer.port))
     _ready(peer, node)
     peer.send_error(1100, "Connectivity between IB and Trader Workstation has been lost.")
-    node.wait_log(r"Degrading InteractiveBrokersClient", STEP)
+    node.wait_log(r"IB disconnected: holding orders", STEP)  # the connection guard
+    node.wait_log(r"Degrading InteractiveBrokersClient", STEP)  # the adapter's watchdog (1 s)
     peer.push(*scenario.entry_path())  # an entry signal while degraded
-    node.wait_log(r"rejected by the venue: Interactive Brokers client is not ready", STEP)
+    node.wait_log(r"Held, no order: ENTER_LONG z=-1\.\d+ \(IB disconnected\)", STEP)
     assert peer.snapshot().count("PLACE_ORDER") == 0
+    # 1102 before the watchdog's turn would restore the session in place (no reconnect).
     peer.send_error(1102, "Connectivity between IB and Trader Workstation has been restored.")
     # The adapter drops the socket and reconnects by itself (after a 326 back-off, see README).
     wait_for(
@@ -442,6 +445,91 @@ def test_target_filled_while_the_gateway_is_down_is_found_after_reconnect(
     assert state["trades_today"] == 1 and Decimal(state["realized_pnl"]) > 0
     assert peer.snapshot().count("PLACE_ORDER") == 3 and peer.snapshot().positions == {}
     assert node.stop() == 0
+
+
+class _PositionsOnHoldPeer(IBPeer):
+    """A gateway whose position answers the test releases (``hold_positions``): it decides
+    when the node's periodic position check can see IB's position."""
+
+    hold_positions = False
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._held: list = []
+
+    def _positions_or_hold(self, session, proto) -> None:
+        if self.hold_positions:
+            self._held.append((session, proto))
+        else:
+            IBPeer._positions(self, session, proto)
+
+    def release_positions(self) -> None:
+        def _release() -> None:
+            self.hold_positions = False
+            held, self._held = self._held, []
+            for session, proto in held:
+                IBPeer._positions(self, session, proto)
+
+        self._call(_release)
+
+    _handlers: ClassVar = {**IBPeer._handlers, OUT.REQ_POSITIONS: _positions_or_hold}
+
+
+def test_exit_signal_after_an_outage_waits_for_the_position_check(
+    start_node: Callable[..., LiveNode], tmp_path: Path
+) -> None:
+    """The connection guard: the target fills at IB while the gateway is down, and the bars
+    right after the restart say "exit" to a node that still believes it is long. Without the
+    guard its closing SELL would open a short at IB. With it, no order leaves until the position
+    check has corrected the position (held here until the test releases IB's answer) and the
+    resync period (2 x 2 s + 5 s) is over; then the node trades on the corrected (flat) cache."""
+    with _PositionsOnHoldPeer(account="DU1234567") as peer:
+        config = write_config(
+            tmp_path,
+            peer.port,
+            exec_engine={"open_check_interval_secs": None, "position_check_interval_secs": 2},
+        )
+        node = start_node(config)
+        _ready(peer, node)
+        _enter_long(peer, node)
+        subscriptions = peer.snapshot().count("REQ_HISTORICAL_DATA")
+        peer.hold_positions = True
+        peer.stop()
+        node.wait_log(r"IB disconnected: holding orders; the bracket at IB protects", STEP)
+        peer.push(candles_from_closes([scenario.DROP])[0], scenario.take_profit_candle())
+        assert peer.snapshot().positions == {}  # flat at IB: the target filled
+        peer.start()
+        node.wait_log(r"IB reconnected: holding orders 9 s more", 90)
+        wait_for(
+            lambda: peer.snapshot().count("REQ_HISTORICAL_DATA") > subscriptions,
+            STEP,
+            "the node to resubscribe its bars",
+            node,
+        )
+        peer.push(*candles_from_closes([5002.0]))  # publishes the target's bar (if not yet)
+        node.wait_log(r"Held, no order: EXIT z=1\.\d+ \(IB reconnected, resyncing", STEP)
+        assert net_position(node.status(), _instrument(peer)) == 1  # still believed long
+        assert peer.snapshot().count("PLACE_ORDER") == 3
+
+        peer.release_positions()
+        node.wait_log(
+            r"Position discrepancy detected for MES\w+\.CME: cached_qty=1, venue_qty=0", STEP
+        )
+        node.wait_status(lambda s: not s["positions"], STEP, "the node to learn it is flat")
+        closes = itertools.chain([5001.0], itertools.cycle([5000.0, 5000.5]))  # |z| < 1
+
+        def _resynced() -> bool:
+            peer.push(*candles_from_closes([next(closes)]))
+            time.sleep(0.5)  # a bar every ~0.6 s until the resync period is over
+            return "Resynced with IB: trading on, position FLAT" in node.text()
+
+        wait_for(_resynced, 60, "the resync period to end", node)
+        bars = node.status()["bars_received"]
+        peer.push(*candles_from_closes([next(closes), next(closes)]))
+        node.wait_status(lambda s: s["bars_received"] > bars, STEP, "bars after the resync")
+        snap = peer.snapshot()
+        assert snap.count("PLACE_ORDER") == 3 and snap.positions == {}  # never short at IB
+        assert node.stop() == 0
 
 
 class _SilentPeer(IBPeer):
