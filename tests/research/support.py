@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
+
+from tests.servers import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 BACKTEST_CONFIG = REPO / "configs" / "backtest.yaml"
@@ -47,25 +47,6 @@ def write_spec(path: Path, parameters: dict, **extra: object) -> Path:
     return path
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now (bound and released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_port(port: int, timeout_s: float, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the Dask scheduler exited with code {proc.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout_s} s")
-
-
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -91,7 +72,7 @@ def dask_cluster(workers: int = 2, timeout_s: float = 60.0) -> Iterator[str]:
             stderr=subprocess.DEVNULL,
         )
         procs.append(scheduler)
-        _wait_for_port(port, timeout_s, scheduler)
+        wait_for_port(port, timeout_s, scheduler, "the Dask scheduler")
         procs.append(
             subprocess.Popen(
                 [
