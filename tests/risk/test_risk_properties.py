@@ -3,6 +3,7 @@ America/Chicago (DST switch days included), and any state survives bytes and the
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -195,12 +196,31 @@ states = st.builds(
 halted_reasons = st.one_of(st.none(), st.text(min_size=1, max_size=40))
 
 
+def _in_utc(state: RiskState) -> RiskState:
+    """``state`` with every time in UTC, as the store keeps them.
+
+    Needed for the comparison: an aware time inside a DST fold (01:00-02:00 CT on the November
+    switch) never compares equal to the same instant in another zone (PEP 495).
+    """
+
+    def utc(t: datetime | None) -> datetime | None:
+        return None if t is None else t.astimezone(UTC)
+
+    return dataclasses.replace(
+        state,
+        paused_until=utc(state.paused_until),
+        daily_limit_hit_at=utc(state.daily_limit_hit_at),
+        halted_at=utc(state.halted_at),
+        trips=[dataclasses.replace(trip, at=utc(trip.at)) for trip in state.trips],
+    )
+
+
 @FAST
 @given(state=states, halted_reason=halted_reasons)
 def test_any_state_round_trips_through_bytes(state: RiskState, halted_reason: str | None) -> None:
     if halted_reason is not None:
         state.halted, state.halt_reason = True, halted_reason
-    assert risk_state_from_bytes(risk_state_to_bytes(state)) == state
+    assert risk_state_from_bytes(risk_state_to_bytes(state)) == _in_utc(state)
 
 
 @settings(max_examples=25, deadline=None)  # each example fsyncs: keep the count small
@@ -213,4 +233,4 @@ def test_any_state_round_trips_through_the_store(
     with tempfile.TemporaryDirectory() as folder:
         store = RiskStateStore(Path(folder), "TRADER-001")
         store.save(state)
-        assert store.load() == state
+        assert store.load() == _in_utc(state)
