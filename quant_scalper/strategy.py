@@ -21,7 +21,7 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Price
 from nautilus_trader.trading.strategy import Strategy
 
-from quant_scalper.config import parse_utc_timestamp
+from quant_scalper.config import DEFAULT_MAX_POSITION_CONTRACTS, parse_utc_timestamp
 from quant_scalper.control import ControlChannel
 from quant_scalper.indicators import ZScore
 from quant_scalper.node_thread import node_loop, on_loop
@@ -68,7 +68,11 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
     exit_z : float, default 0.5
         Close when |z| <= exit_z; must be smaller than ``entry_z``.
     trade_size : int, default 1
-        Contracts per entry.
+        Contracts per entry; at most ``max_position_contracts``.
+    max_position_contracts : int, default 2
+        The largest net position (contracts, either side) the strategy may hold: an entry that
+        would take the position beyond it is not submitted. Nautilus 1.231 skips its notional
+        check for margin accounts, so this is the position-size limit.
     stop_loss_usd_per_contract : Decimal, default 200
         Stop-loss distance in USD per contract, converted to points through the multiplier.
     take_profit_usd_per_contract : Decimal, default 300
@@ -127,6 +131,7 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
     entry_z: float = 2.0
     exit_z: float = 0.5
     trade_size: PositiveInt = 1
+    max_position_contracts: PositiveInt = DEFAULT_MAX_POSITION_CONTRACTS
     stop_loss_usd_per_contract: Decimal = Decimal(200)
     take_profit_usd_per_contract: Decimal = Decimal(300)
     subscribe_quote_ticks: bool = False
@@ -174,6 +179,11 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
                 f"window must be >= 2 (a standard deviation needs 2 values), was {self.window}"
             )
         SignalRules(entry_z=self.entry_z, exit_z=self.exit_z)
+        if self.trade_size > self.max_position_contracts:
+            raise ValueError(
+                f"trade_size ({self.trade_size}) is above max_position_contracts "
+                f"({self.max_position_contracts}): lower trade_size or raise the maximum"
+            )
         for name in ("stop_loss_usd_per_contract", "take_profit_usd_per_contract"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0 USD, was {getattr(self, name)}")
@@ -362,6 +372,8 @@ class ZScoreMeanReversion(Strategy):
             self.log.debug(f"Entry {side.name} z={z:.3f} blocked: {decision.reason}")
             self._persist()  # a day roll inside the decision is a durable change
             return
+        if not self._within_position_limit(side):
+            return
         reference = self._reference_price(side, bar)
         sign = Decimal(1) if side == OrderSide.BUY else Decimal(-1)
         sl = self.instrument.make_price(reference - sign * self._sl_points)
@@ -379,6 +391,20 @@ class ZScoreMeanReversion(Strategy):
         )
         self.log.info(f"Entry {side.name} z={z:.3f} ref={reference} stop={sl} target={tp}")
         self.submit_order_list(order_list)
+
+    def _within_position_limit(self, side: OrderSide) -> bool:
+        """True when ``trade_size`` more contracts on ``side`` stay within
+        ``max_position_contracts`` (net position, working entry orders included)."""
+        net = Decimal(str(self.portfolio.net_position(self.config.instrument_id)))
+        step = Decimal(self.config.trade_size) * (1 if side == OrderSide.BUY else -1)
+        if abs(net + step) <= self.config.max_position_contracts:
+            return True
+        self.log.warning(
+            f"Entry {side.name} {self.config.trade_size} not submitted: the position would be "
+            f"{net + step} contracts, beyond max_position_contracts "
+            f"{self.config.max_position_contracts}"
+        )
+        return False
 
     def _reference_price(self, side: OrderSide, bar: Bar) -> Decimal:
         """The price the bracket is measured from: the side we would pay, else the bar close."""

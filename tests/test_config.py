@@ -49,7 +49,7 @@ def test_override_paths_are_relative_to_cwd(
         ("strategy.window=1", r"strategy.window must be a whole number >= 2, was 1"),
         (
             "strategy.trade_size=-1",
-            r"strategy.trade_size must be a whole number of contracts > 0, was -1",
+            r"strategy.trade_size must be a whole number >= 1, was -1",
         ),
         (
             "strategy.stop_loss_usd_per_contract=-5",
@@ -61,7 +61,7 @@ def test_override_paths_are_relative_to_cwd(
             "venue.commission_per_contract=0.62",
             r"venue.commission_per_contract must be an amount in USD",
         ),
-        ("venue.oms_type=NETTNG", r"venue.oms_type must be NETTING or HEDGING"),
+        ("venue.oms_type=NETTNG", r"venue.oms_type must be one of NETTING, HEDGING"),
         ("bad-override", r"--set expects key=value"),
     ],
 )
