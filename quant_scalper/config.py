@@ -211,9 +211,12 @@ def backtest_settings_from_mapping(raw: Mapping[str, Any], base_dir: Path) -> Ba
     check_dir_or_missing("output_dir", output_dir)
     start = _optional_timestamp("start", raw.get("start"))
     end = _optional_timestamp("end", raw.get("end"))
-    if start is not None and end is not None:
-        if parse_utc_timestamp("end", end) <= parse_utc_timestamp("start", start):
-            raise ConfigError(f"end ({end}) must be after start ({start})")
+    if (
+        start is not None
+        and end is not None
+        and parse_utc_timestamp("end", end) <= parse_utc_timestamp("start", start)
+    ):
+        raise ConfigError(f"end ({end}) must be after start ({start})")
     return BacktestSettings(
         catalog=catalog,
         output_dir=output_dir,
@@ -402,7 +405,7 @@ class _StrictLoader(yaml.SafeLoader):
 def parse_yaml_text(text: str, where: str) -> Any:
     """Parse YAML with duplicate keys refused; errors are one line naming ``where``."""
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{where} is not valid YAML: {_yaml_problem(exc)}") from None
     except RecursionError:

@@ -24,11 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from quant_scalper.config import (
+    LOG_LEVELS,
     RISK_KEYS,
     STRATEGY_KEYS,
+    EnvStr,
     RiskEngineSettings,
     apply_override,
+    check_bool,
+    check_dir_or_missing,
+    check_int,
     check_keys,
+    check_number,
     read_yaml,
     resolve_path,
     validate_risk_values,
@@ -40,7 +46,8 @@ from quant_scalper.live.errors import LiveConfigError
 PAPER_PORTS = (4002, 7497)  # IB Gateway paper, TWS paper
 LIVE_PORTS = (4001, 7496)  # IB Gateway live, TWS live
 MARKET_DATA_TYPES = ("REALTIME", "FROZEN", "DELAYED", "DELAYED_FROZEN")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "OFF")
+MAX_CLIENT_ID = 2**31 - 1 - 200  # a signed 32-bit int in the TWS API; data fetch adds 200
+MAX_TIMEOUT_SECS = 86_400.0  # a day: any timeout above it is a typo
 SUPPORTED_VENUE = "CME"  # IB_SIMPLIFIED symbology, no MIC conversion
 # Bar specs IB can stream for a futures contract: 1-minute keepUpToDate historical bars
 # (recommended, see README, Live trading) or 5-second real-time bars.
@@ -100,6 +107,7 @@ class RedisSettings:
     username: str | None = None
     password: str | None = None
     ssl: bool = False
+    timeout_secs: float = 5.0  # the connect + AUTH + PING probe before the node is built
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,25 +245,44 @@ def _section(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 
 def _dataclass(cls: type, where: str, values: Mapping[str, Any]) -> Any:
+    """Build a settings dataclass, each value checked against its field's type (whole numbers,
+    finite numbers, real booleans, text); ``${ENV}`` text becomes a number where one is due."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     check_keys(where, values, fields)
+    checked: dict[str, Any] = {}
     for key, value in values.items():
+        name = f"{where}.{key}"
         default = fields[key].default
+        kind = str(fields[key].type)
+        if isinstance(value, EnvStr) and isinstance(default, int | float | None):
+            value = _env_number(name, value, kind)
         if value is None:
-            if "None" not in str(fields[key].type):
-                raise LiveConfigError(f"{where}.{key} must be set, was null")
-            continue
-        if isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise LiveConfigError(f"{where}.{key} must be true or false, was {value!r}")
-        elif isinstance(default, int) and not isinstance(default, bool):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise LiveConfigError(f"{where}.{key} must be a whole number, was {value!r}")
-        elif isinstance(default, float) and (
-            isinstance(value, bool) or not isinstance(value, int | float)
-        ):
-            raise LiveConfigError(f"{where}.{key} must be a number, was {value!r}")
-    return cls(**values)
+            if "None" not in kind:
+                raise LiveConfigError(f"{name} must be set, was null")
+        elif isinstance(default, bool) or kind.startswith("bool"):
+            check_bool(name, value)
+        elif kind.startswith("int"):
+            check_int(name, value)
+        elif kind.startswith("float"):
+            value = check_number(name, value)
+        elif kind.startswith("str") and not isinstance(value, str):
+            raise LiveConfigError(f"{name} must be text, was {value!r}")
+        checked[key] = value
+    return cls(**checked)
+
+
+def _env_number(name: str, value: EnvStr, kind: str) -> Any:
+    """A number from a ``${ENV}`` value (``port: ${IB_PORT}``); the value is never echoed."""
+    if not (kind.startswith("int") or kind.startswith("float")):
+        return value
+    text = str(value).strip()
+    try:
+        return int(text) if kind.startswith("int") else float(text)
+    except ValueError:
+        raise LiveConfigError(
+            f"{name} must be a {'whole ' if kind.startswith('int') else ''}number, but "
+            f"{value.template} is not one: fix the environment variable"
+        ) from None
 
 
 def _trader_id(value: Any) -> str:
@@ -273,17 +300,17 @@ def _ib(values: Mapping[str, Any]) -> IBSettings:
     for key in ("host", "account_id", "trading_mode", "market_data_type"):
         if key in raw and raw[key] is not None:
             raw[key] = str(raw[key])
-    for key in ("port", "client_id"):  # ${ENV} substitution yields YAML ints already
-        if isinstance(raw.get(key), str) and raw[key].strip().isdigit():
-            raw[key] = int(raw[key])
     ib = _dataclass(IBSettings, "ib", raw)
     if not ib.host:
         raise LiveConfigError("ib.host is empty: set the IB Gateway host, e.g. 127.0.0.1")
     if not 0 < ib.port < 65536:
         raise LiveConfigError(f"ib.port must be a TCP port 1-65535, was {ib.port}")
-    if ib.client_id < 0:
-        raise LiveConfigError(f"ib.client_id must be >= 0, was {ib.client_id}")
-    if not re.fullmatch(r"[A-Z]{1,3}\d{4,10}", ib.account_id or ""):
+    if not 0 <= ib.client_id <= MAX_CLIENT_ID:
+        raise LiveConfigError(
+            f"ib.client_id must be 0-{MAX_CLIENT_ID} (the TWS API's 32-bit client id; "
+            f"flatten adds 100, data fetch 200), was {ib.client_id}"
+        )
+    if not re.fullmatch(r"[A-Z]{1,3}\d{4,10}", ib.account_id or "", flags=re.ASCII):
         raise LiveConfigError(
             "ib.account_id must be an IB account number like DU1234567 (paper) or U1234567; "
             "keep it out of the file: account_id: ${IB_ACCOUNT_ID} and export IB_ACCOUNT_ID"
@@ -305,9 +332,13 @@ def _ib(values: Mapping[str, Any]) -> IBSettings:
             f"ib.market_data_type must be one of {', '.join(MARKET_DATA_TYPES)}, "
             f"was {ib.market_data_type!r}"
         )
-    for key in ("probe_timeout_secs", "connection_timeout_secs", "request_timeout_secs"):
-        if getattr(ib, key) <= 0:
-            raise LiveConfigError(f"ib.{key} must be > 0, was {getattr(ib, key)}")
+    for key in (
+        "probe_timeout_secs",
+        "connection_timeout_secs",
+        "request_timeout_secs",
+        "build_timeout_secs",
+    ):
+        _timeout(f"ib.{key}", getattr(ib, key))
     return ib
 
 
@@ -317,7 +348,7 @@ def _check_instrument(instrument: InstrumentSettings) -> None:
             f"instrument.roll_offset_days must be 0-60 days, was {instrument.roll_offset_days}"
         )
     month = instrument.contract_month
-    if month is not None and not re.fullmatch(r"\d{4}-(03|06|09|12)", str(month)):
+    if month is not None and not re.fullmatch(r"\d{4}-(03|06|09|12)", str(month), flags=re.ASCII):
         raise LiveConfigError(
             f"instrument.contract_month must be a quarterly month like 2026-12 "
             f"(March, June, September, December), was {month!r}"
@@ -409,7 +440,12 @@ def _risk(values: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
             "control folder live there (e.g. state_dir: ../state)"
         )
     risk = dict(values)
-    risk["state_dir"] = str(resolve_path(values["state_dir"], base_dir))
+    state_dir = resolve_path(values["state_dir"], base_dir)
+    try:
+        check_dir_or_missing("risk.state_dir", state_dir)
+    except ConfigError as exc:
+        raise LiveConfigError(str(exc)) from exc
+    risk["state_dir"] = str(state_dir)
     return risk
 
 
@@ -434,8 +470,18 @@ def _check_exec_engine(engine: ExecEngineSettings) -> None:
         )
     for key in ("open_check_interval_secs", "position_check_interval_secs"):
         value = getattr(engine, key)
-        if value is not None and value <= 0:
-            raise LiveConfigError(f"exec_engine.{key} must be > 0 or null (off), was {value}")
+        if value is not None:
+            _timeout(f"exec_engine.{key}", value)
+    for key in ("inflight_check_interval_ms", "inflight_check_threshold_ms"):
+        if not 0 < getattr(engine, key) <= 86_400_000:
+            raise LiveConfigError(
+                f"exec_engine.{key} must be 1-86400000 ms, was {getattr(engine, key)}"
+            )
+    if engine.reconciliation_lookback_mins > 60 * 24 * 30:
+        raise LiveConfigError(
+            "exec_engine.reconciliation_lookback_mins must be at most 30 days, was "
+            f"{engine.reconciliation_lookback_mins}"
+        )
 
 
 def _redis(cache: Mapping[str, Any]) -> RedisSettings | None:
@@ -447,7 +493,10 @@ def _redis(cache: Mapping[str, Any]) -> RedisSettings | None:
         raise LiveConfigError("cache.redis must be a mapping (host, port, ...) or null")
     settings = _dataclass(RedisSettings, "cache.redis", redis)
     if not 0 < settings.port < 65536:
-        raise LiveConfigError(f"cache.redis.port must be a TCP port, was {settings.port}")
+        raise LiveConfigError(f"cache.redis.port must be a TCP port 1-65535, was {settings.port}")
+    if not settings.host:
+        raise LiveConfigError("cache.redis.host is empty: set the Redis host, e.g. 127.0.0.1")
+    _timeout("cache.redis.timeout_secs", settings.timeout_secs)
     return settings
 
 
@@ -463,12 +512,30 @@ def _logging(values: Mapping[str, Any], base_dir: Path) -> LoggingSettings:
     if raw.get("directory") is not None:
         raw["directory"] = resolve_path(raw["directory"], base_dir)
     settings = _dataclass(LoggingSettings, "logging", raw)
-    if settings.max_file_mb <= 0 or settings.backup_count < 0:
+    if settings.directory is not None:
+        check_dir_or_missing("logging.directory", settings.directory)
+    if settings.max_file_mb <= 0 or settings.backup_count < 0 or settings.max_file_mb > 10_000:
         raise LiveConfigError("logging.max_file_mb must be > 0 and logging.backup_count >= 0")
     return settings
 
 
+def _timeout(key: str, value: float) -> None:
+    """A timeout: a finite number of seconds > 0 (and at most a day)."""
+    seconds = check_number(key, value, positive=True)
+    if seconds > MAX_TIMEOUT_SECS:
+        raise LiveConfigError(f"{key} must be at most {MAX_TIMEOUT_SECS:g} s, was {value}")
+
+
 def _check_node(node: NodeSettings) -> None:
+    for key in (
+        "status_interval_secs",
+        "timeout_connection",
+        "timeout_reconciliation",
+        "timeout_portfolio",
+        "timeout_disconnection",
+        "timeout_post_stop",
+    ):
+        _timeout(f"node.{key}", getattr(node, key))
     if node.control_poll_secs <= 0:
         raise LiveConfigError(f"node.control_poll_secs must be > 0, was {node.control_poll_secs}")
     if node.resync_secs is not None and node.resync_secs <= 0:
