@@ -24,3 +24,7 @@ class DataSourceError(QuantScalperError):
 
 class BacktestError(QuantScalperError):
     """A backtest could not run or produced no result."""
+
+
+class ServiceCheckError(QuantScalperError):
+    """A service the node needs (Redis) refused or did not answer the start-up check."""

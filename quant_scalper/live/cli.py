@@ -129,18 +129,22 @@ def _load(args: argparse.Namespace) -> LiveSettings:
 def _live(args: argparse.Namespace) -> int:
     from quant_scalper.live.config import mask_account
     from quant_scalper.live.contract import select_contract
-    from quant_scalper.live.node import probe_gateway, run_live
+    from quant_scalper.live.node import probe_gateway, probe_redis, run_live
 
     settings = _load(args)
     contract = select_contract(settings)
     if args.check:
         ib = settings.ib
         version = probe_gateway(ib.host, ib.port, ib.probe_timeout_secs)
+        redis = ""
+        if settings.redis is not None:
+            redis_version = probe_redis(settings.redis)
+            redis = f"; Redis {settings.redis.host}:{settings.redis.port} v{redis_version} OK"
         print(
             f"config OK: trader {settings.trader_id}, {ib.trading_mode} account "
             f"{mask_account(ib.account_id)}, {contract.instrument_id} (expires "
             f"{contract.expiry}), bars {contract.bar_type}; gateway {ib.host}:{ib.port} "
-            f"answers (API v{version})"
+            f"answers (API v{version}){redis}"
         )
         return 0
     return run_live(settings, contract)

@@ -134,6 +134,7 @@ class NodeSettings:
     timeout_portfolio: float = 30.0
     timeout_disconnection: float = 10.0
     timeout_post_stop: float = 5.0
+    stop_timeout_secs: float = 10.0  # after SIGTERM/SIGINT the process ends within this, always
     resync_secs: int | None = None  # hold after a reconnect; None: 2 x position check + 5 s
 
 
@@ -534,6 +535,7 @@ def _check_node(node: NodeSettings) -> None:
         "timeout_portfolio",
         "timeout_disconnection",
         "timeout_post_stop",
+        "stop_timeout_secs",
     ):
         _timeout(f"node.{key}", getattr(node, key))
     if node.control_poll_secs <= 0:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import fcntl
 import math
 import os
+import re
 import signal
 import socket
 import sys
@@ -34,7 +35,8 @@ from typing import IO, Any
 from ibapi import comm
 from ibapi.server_versions import MAX_CLIENT_VER, MIN_CLIENT_VER
 
-from quant_scalper.live.config import LiveSettings, mask_account
+from quant_scalper.errors import ServiceCheckError
+from quant_scalper.live.config import LiveSettings, RedisSettings, mask_account
 from quant_scalper.live.connection import start_connection_watch, stop_connection_watch
 from quant_scalper.live.contract import LiveContract
 from quant_scalper.live.errors import GatewayUnreachableError, LiveRunError
@@ -92,6 +94,84 @@ def probe_gateway(host: str, port: int, timeout: float) -> int:
         ) from exc
     finally:
         sock.close()
+
+
+def probe_redis(redis: RedisSettings) -> str:
+    """Connect, authenticate and PING the Redis cache within ``cache.redis.timeout_secs``;
+    returns the server's version. Raises ServiceCheckError with one line (never the password).
+
+    Nautilus's Redis client retries a refused AUTH for minutes inside ``node.build()``, so a
+    wrong password is found here, before the node exists.
+    """
+    where = f"Redis at {redis.host}:{redis.port}"
+    timeout = redis.timeout_secs
+    try:
+        sock = socket.create_connection((redis.host, redis.port), timeout=timeout)
+    except OSError as exc:
+        raise ServiceCheckError(
+            f"cannot reach {where} ({exc.strerror or exc}): start redis-server or fix "
+            "cache.redis.host/port (or set cache.redis: null to run without it)"
+        ) from None
+    try:
+        sock.settimeout(timeout)
+        stream: Any = sock
+        if redis.ssl:
+            import ssl
+
+            stream = ssl.create_default_context().wrap_socket(sock, server_hostname=redis.host)
+        reader = stream.makefile("rb")
+        if redis.password is not None:
+            args = [redis.username, redis.password] if redis.username else [redis.password]
+            reply = _redis_command(stream, reader, "AUTH", *args)
+            if not reply.startswith("+"):
+                raise ServiceCheckError(
+                    f"{where} refused the credentials ({reply.split()[0].lstrip('-')}): check "
+                    "cache.redis.password/username (the environment variable it names)"
+                )
+        reply = _redis_command(stream, reader, "PING")
+        if reply.startswith("-NOAUTH"):
+            raise ServiceCheckError(
+                f"{where} requires a password: set cache.redis.password: ${{REDIS_PASSWORD}}"
+            )
+        if not reply.startswith("+PONG"):
+            raise ServiceCheckError(f"{where} did not answer PING: is it a Redis server?")
+        info = _redis_bulk(stream, reader, "INFO", "server")
+        match = re.search(r"redis_version:(\d+)\.(\d+)", info)
+        version = f"{match[1]}.{match[2]}" if match else "unknown"
+        if match and (int(match[1]), int(match[2])) < (6, 2):
+            raise ServiceCheckError(f"{where} runs Redis {version}: Nautilus needs Redis >= 6.2")
+        return version
+    except TimeoutError:
+        raise ServiceCheckError(
+            f"{where} accepted the connection but did not answer within {timeout:g} s "
+            "(cache.redis.timeout_secs): is it Redis, and is cache.redis.ssl right?"
+        ) from None
+    except OSError as exc:
+        raise ServiceCheckError(f"{where} failed the start-up check: {exc}") from None
+    finally:
+        sock.close()
+
+
+def _redis_command(stream: Any, reader: Any, *args: str) -> str:
+    """Send one RESP command; the first reply line, decoded."""
+    payload = f"*{len(args)}\r\n".encode()
+    for arg in args:
+        data = str(arg).encode()
+        payload += b"$%d\r\n%s\r\n" % (len(data), data)
+    stream.sendall(payload)
+    line = reader.readline(4096)
+    if not line:
+        raise OSError("the server closed the connection")
+    return line.decode("utf-8", "replace").strip()
+
+
+def _redis_bulk(stream: Any, reader: Any, *args: str) -> str:
+    """Send one RESP command whose reply is a bulk string; its text ('' when not one)."""
+    head = _redis_command(stream, reader, *args)
+    if not head.startswith("$"):
+        return ""
+    size = int(head[1:])
+    return reader.read(size + 2).decode("utf-8", "replace") if size > 0 else ""
 
 
 def strategy_config(settings: LiveSettings, contract: LiveContract) -> dict[str, Any]:
@@ -200,8 +280,8 @@ def build_node_config(settings: LiveSettings, contract: LiveContract) -> Any:
                 type="redis",
                 host=redis.host,
                 port=redis.port,
-                username=redis.username,
-                password=redis.password,
+                username=None if redis.username is None else str(redis.username),
+                password=None if redis.password is None else str(redis.password),
                 ssl=redis.ssl,
             ),
             encoding="msgpack",
@@ -270,6 +350,7 @@ def build_node(settings: LiveSettings, contract: LiveContract) -> Any:
     from quant_scalper.trading_state import install_trading_state_bridge
 
     node = TradingNode(config=build_node_config(settings, contract))
+    install_stop_signals(node, settings.node.stop_timeout_secs)
     node.add_data_client_factory(IB_CLIENT_KEY, InteractiveBrokersLiveDataClientFactory)
     node.add_exec_client_factory(IB_CLIENT_KEY, InteractiveBrokersLiveExecClientFactory)
     with _watchdog(
@@ -335,30 +416,75 @@ def _run_locked(
         f"client id {ib.client_id}; trading {contract.instrument_id} "
         f"(expires {contract.expiry}) on {contract.bar_type}; trader {settings.trader_id}"
     )
+    if settings.redis is not None:
+        probe_redis(settings.redis)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        node = build_node(settings, contract)
-    except Exception as exc:  # Nautilus raises bare exceptions from its builders
-        raise LiveRunError(
-            f"the trading node could not be built: {type(exc).__name__}: {exc}"
-        ) from exc
+        try:
+            node = build_node(settings, contract)
+        except Exception as exc:  # Nautilus raises bare exceptions from its builders
+            raise LiveRunError(
+                f"the trading node could not be built: {type(exc).__name__}: {exc}"
+            ) from exc
+        watch = start_connection_watch(node, ib.host, ib.port, ib.client_id)
+        try:
+            node.run()
+        except KeyboardInterrupt:
+            flatten = bool(settings.strategy.get("flatten_on_stop", False))
+            echo(
+                "quant-scalper live: stopping ("
+                + ("flattening first" if flatten else "working orders stay at IB")
+                + ")"
+            )
+        finally:
+            try:
+                stop_connection_watch(watch)
+                node.stop()
+            finally:
+                node.dispose()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
 
-    def _graceful(*_: object) -> None:
+
+def install_stop_signals(node: Any, stop_timeout_secs: float) -> None:
+    """SIGTERM/SIGINT stop the node within ``stop_timeout_secs``, whatever it is doing.
+
+    The kernel registers event-loop handlers that only schedule a stop task, which waits
+    behind the IB client's connect loop (seen ignoring SIGTERM for 25-30 s). They are replaced:
+    the first signal raises KeyboardInterrupt in the main thread (``run_live`` then stops the
+    node gracefully, flattening only when ``strategy.flatten_on_stop``) and arms a deadline
+    that ends the process (exit 143) if the graceful stop has not finished by then; a second
+    signal ends it at once.
+    """
+    loop = node.kernel.loop
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(sig)
+    state = {"signalled": False}
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        if state["signalled"]:
+            print(f"quant-scalper: {name} again: exiting now", file=sys.stderr, flush=True)
+            os._exit(128 + signum)
+        state["signalled"] = True
+        timer = threading.Timer(stop_timeout_secs, _deadline, args=(name, signum))
+        timer.daemon = True
+        timer.start()
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, _graceful)
-    watch = start_connection_watch(node, ib.host, ib.port, ib.client_id)
-    try:
-        node.run()
-    except KeyboardInterrupt:
-        echo("quant-scalper live: stopping (working orders stay at IB)")
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        try:
-            stop_connection_watch(watch)
-            node.stop()
-        finally:
-            node.dispose()
-    return 0
+    def _deadline(name: str, signum: int) -> None:
+        print(
+            f"quant-scalper: error: the node did not stop within {stop_timeout_secs:g} s of "
+            f"{name} (node.stop_timeout_secs): exiting; the risk state is on disk",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _on_signal)
 
 
 class _watchdog:
