@@ -127,7 +127,7 @@ def test_redis_probe_is_time_boxed(tmp_path: Path) -> None:
         server.listen()
         port = server.getsockname()[1]
         started = time.monotonic()
-        with pytest.raises(ServiceCheckError, match="did not answer within 0.5 s"):
+        with pytest.raises(ServiceCheckError, match=r"did not answer within 0\.5 s"):
             probe_redis(RedisSettings(port=port, password="x", timeout_secs=0.5))
         assert time.monotonic() - started < 3
     with pytest.raises(ServiceCheckError, match="cannot reach"):
