@@ -1,8 +1,9 @@
 """CME equity-index Globex session calendar: trading days, the daily halt, weekends, holidays.
 
-Pure logic (stdlib + zoneinfo, plus the exchange calendar below; no Nautilus). Every function takes a timezone-aware ``datetime`` and does its
-arithmetic in UTC, so a DST switch (second Sunday of March, first Sunday of November in
-America/Chicago) never shifts a boundary: the day still rolls at 17:00 Chicago wall time.
+Pure logic (stdlib + zoneinfo, plus the exchange calendar below; no Nautilus). Every function
+takes a timezone-aware ``datetime`` and does its arithmetic in UTC, so a DST switch (second
+Sunday of March, first Sunday of November in America/Chicago) never shifts a boundary: the day
+still rolls at 17:00 Chicago wall time.
 
 The default schedule is today's: Globex trades Sunday 17:00 CT to Friday 16:00 CT with a daily
 halt 16:00-17:00 CT Monday to Thursday. Older data used other times (the 2013 data closes at
