@@ -247,6 +247,57 @@ def front_month(
     raise AssertionError("unreachable: a quarterly contract always expires within a year")
 
 
+def listed_contracts(root: str, on: date, count: int = LISTING_QUARTERS) -> list[ContractMonth]:
+    """The next ``count`` contracts of ``root`` not yet expired on ``on`` (nearest first)."""
+    spec = spec_for(root)
+    out: list[ContractMonth] = []
+    year = on.year
+    while len(out) < count:
+        for month in spec.months:
+            if expiry_date(year, month) >= on and len(out) < count:
+                out.append(ContractMonth(spec.root, year, month))
+        year += 1
+    return out
+
+
+def check_listed(root: str, year: int, month: int, on: date) -> ContractMonth:
+    """``ContractMonth`` for root/year/month if it trades on ``on``; else a ConfigError saying
+    why (expired, or not listed yet under the five-quarter cycle) and what trades instead."""
+    contract = ContractMonth(spec_for(root).root, year, month)
+    _check_month(spec_for(root), month)
+    listed = listed_contracts(root, on)
+    names = ", ".join(f"{c.symbol} ({c.year}-{c.month:02d})" for c in listed)
+    if contract.expiry < on:
+        raise ConfigError(
+            f"{contract.symbol} ({year}-{month:02d}) expired on {contract.expiry}: trade the "
+            f"front month ({root}.CME) or a listed contract: {names}"
+        )
+    if activation_time(year, month).date() > on:
+        raise ConfigError(
+            f"{contract.symbol} ({year}-{month:02d}) is not listed on {on} (CME lists "
+            f"{LISTING_QUARTERS} quarters ahead): trade the front month ({root}.CME) or a "
+            f"listed contract: {names}"
+        )
+    return contract
+
+
+def resolve_contract_symbol(symbol: str, on: date) -> ContractMonth:
+    """The contract an IB localSymbol (``MESZ6``, one-digit year) names on ``on``.
+
+    The one-digit year is read as the listed contract it can be: never an expired one, never one
+    a decade away (``MESZ5`` in December 2026 is refused with an explanation, not read as 2035).
+    """
+    parsed = parse_contract_symbol(symbol, decade_hint=on.year)
+    candidates = [
+        ContractMonth(parsed.root, parsed.year + shift, parsed.month) for shift in (-10, 0, 10)
+    ]
+    for contract in candidates:
+        if contract.expiry >= on and activation_time(contract.year, contract.month).date() <= on:
+            return contract
+    nearest = min(candidates, key=lambda c: abs((c.expiry - on).days))
+    return check_listed(parsed.root, nearest.year, nearest.month, on)
+
+
 def bar_type_for(instrument_id: InstrumentId | str, spec: str = "1-MINUTE-LAST") -> BarType:
     """The EXTERNAL bar type of an instrument, e.g. ``MESZ3.CME-1-MINUTE-LAST-EXTERNAL``."""
     text = f"{instrument_id}-{spec}-EXTERNAL"

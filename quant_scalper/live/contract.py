@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from quant_scalper.errors import ConfigError
 from quant_scalper.instruments import (
     SPECS,
+    check_listed,
     contract_instrument_id,
     expiry_date,
     front_month,
-    parse_contract_symbol,
+    resolve_contract_symbol,
 )
 from quant_scalper.live.config import LiveSettings
 from quant_scalper.live.errors import LiveConfigError
@@ -59,21 +61,21 @@ def select_contract(settings: LiveSettings, today: date | None = None) -> LiveCo
     instrument_id = str(settings.strategy["instrument_id"])
     symbol, venue = instrument_id.split(".", 1)
     bar_suffix = str(settings.strategy["bar_type"])[len(instrument_id) :]  # -1-MINUTE-LAST-...
-    if symbol in SPECS:
-        root = symbol
-        if settings.instrument.contract_month:
-            year, month = (int(part) for part in settings.instrument.contract_month.split("-"))
+    where = f"strategy.instrument_id {instrument_id}"
+    try:
+        if symbol in SPECS:
+            root = symbol
+            if settings.instrument.contract_month:
+                year, month = (int(part) for part in settings.instrument.contract_month.split("-"))
+                where = "instrument.contract_month"
+            else:
+                year, month = front_month(root, today, settings.instrument.roll_offset_days)
+                where = "the front month"
+            check_listed(root, year, month, today)
         else:
-            year, month = front_month(root, today, settings.instrument.roll_offset_days)
-    else:
-        contract = parse_contract_symbol(symbol, decade_hint=today.year)
-        root, year, month = contract.root, contract.year, contract.month
-        if expiry_date(year, month) < today:  # one-digit year: the next decade's contract
-            year += 10
-    if expiry_date(year, month) < today:
-        raise LiveConfigError(
-            f"instrument.contract_month {year}-{month:02d} expired on "
-            f"{expiry_date(year, month)}: pin a live contract or use the front month (null)"
-        )
+            contract = resolve_contract_symbol(symbol, today)
+            root, year, month = contract.root, contract.year, contract.month
+    except ConfigError as exc:
+        raise LiveConfigError(f"{where}: {exc}") from exc
     resolved = str(contract_instrument_id(root, year, month, venue))
     return LiveContract(root, year, month, resolved, resolved + bar_suffix)
