@@ -55,7 +55,7 @@ def test_live_config_with_an_expired_contract_is_refused(
             "strategy.bar_type=MESZ5.CME-1-MINUTE-LAST-EXTERNAL",
         ],
     )
-    with pytest.raises(ConfigError, match="MESZ5.CME: MESZ5 .* expired on 2025-12-19"):
+    with pytest.raises(ConfigError, match=r"MESZ5\.CME: MESZ5 .* expired on 2025-12-19"):
         select_contract(settings, today=DEC_2026)
     pinned = replace(
         settings,
