@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,27 +22,79 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+EXIT_USAGE = 2  # a bad input: config, path, argument (argparse uses 2 too)
+EXIT_BUG = 70  # EX_SOFTWARE: an unexpected exception, i.e. a quant-scalper bug
+DEBUG_ENV = "QUANT_SCALPER_DEBUG"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``quant-scalper`` console script; returns the process exit code."""
+    """Entry point of the ``quant-scalper`` console script; returns the process exit code.
+
+    Every deliberate error (``QuantScalperError``) prints one line and exits 2. Anything else is
+    a bug: one line naming the exception and a crash file holding the traceback, exit 70; the
+    traceback goes to the terminal only with ``--debug`` (or ``QUANT_SCALPER_DEBUG=1``).
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
+    debug = bool(getattr(args, "debug", False)) or os.environ.get(DEBUG_ENV) == "1"
     try:
         return args.handler(args)
     except QuantScalperError as exc:
-        print(f"quant-scalper: error: {exc}", file=sys.stderr)
-        return 2
+        print(f"quant-scalper: error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("quant-scalper: interrupted", file=sys.stderr)
         return 130
+    except RecursionError:
+        print(
+            "quant-scalper: error: an input is nested too deeply to be read (RecursionError): "
+            "check the files this command reads (config, risk state)",
+            file=sys.stderr,
+        )
+        if debug:
+            traceback.print_exc()
+        return EXIT_USAGE
+    except Exception as exc:  # the last line of defence: one line, not a traceback
+        crash = _report_bug(debug)
+        print(
+            f"quant-scalper: internal error: {type(exc).__name__}: {one_line(str(exc))[:300]} "
+            f"(a bug: please report it with {crash or 'the output of --debug'})",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks folded, so every error is one line on the terminal."""
+    return " ".join(text.split())
+
+
+def _report_bug(debug: bool) -> str | None:
+    """Write the current traceback to a crash file (and stderr with --debug); its path."""
+    text = traceback.format_exc()
+    if debug:
+        print(text, file=sys.stderr, end="")
+    try:
+        fd, path = tempfile.mkstemp(prefix="quant-scalper-crash-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError:
+        return None
+    return path
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="quant-scalper",
         description="Z-score mean reversion on CME MES futures with NautilusTrader.",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="print the traceback of an unexpected error (also QUANT_SCALPER_DEBUG=1)",
     )
     commands = parser.add_subparsers(title="commands")
 

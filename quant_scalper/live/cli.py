@@ -9,6 +9,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from quant_scalper.config import check_dir_or_missing, check_int, check_number
+from quant_scalper.errors import ConfigError
 from quant_scalper.live.errors import LiveModeNotConfirmedError
 
 if TYPE_CHECKING:
@@ -126,6 +128,27 @@ def _load(args: argparse.Namespace) -> LiveSettings:
     return settings
 
 
+def _check_risk_state(settings: LiveSettings) -> None:
+    """Read the saved risk state once before anything connects: a file the node could not even
+    parse (nested 100,000 deep, unreadable) stops here with one line and exit 2, instead of
+    failing inside the running node. A corrupt-but-parseable file is left to the node, which
+    starts HALTED on it (see README, risk state)."""
+    from quant_scalper.risk.state_store import RiskStateError, RiskStateStore
+
+    store = RiskStateStore(settings.state_dir, settings.trader_id)
+    try:
+        store.load()
+    except RiskStateError:
+        return  # the node starts HALTED and says why
+    except RecursionError:
+        raise ConfigError(
+            f"risk state {store.path} is nested too deeply to be a risk state: move it aside "
+            "(the node then starts with a fresh state) or restore it from a backup"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"risk state {store.path} cannot be read: {exc}") from None
+
+
 def _live(args: argparse.Namespace) -> int:
     from quant_scalper.live.config import mask_account
     from quant_scalper.live.contract import select_contract
@@ -133,6 +156,7 @@ def _live(args: argparse.Namespace) -> int:
 
     settings = _load(args)
     contract = select_contract(settings)
+    _check_risk_state(settings)
     if args.check:
         ib = settings.ib
         version = probe_gateway(ib.host, ib.port, ib.probe_timeout_secs)
@@ -154,6 +178,8 @@ def _flatten(args: argparse.Namespace) -> int:
     from quant_scalper.live.flatten import flatten_account
 
     settings = _load(args)
+    _check_client_id(args.client_id)
+    check_number("--timeout", args.timeout, positive=True)
     client_id = args.client_id if args.client_id is not None else settings.ib.client_id + 100
     report = flatten_account(
         settings,
@@ -165,11 +191,48 @@ def _flatten(args: argparse.Namespace) -> int:
     return 0 if report.complete else 1
 
 
+def _check_client_id(client_id: int | None) -> None:
+    from quant_scalper.live.config import MAX_CLIENT_ID
+
+    if client_id is not None:
+        check_int("--client-id", client_id, minimum=0, maximum=MAX_CLIENT_ID)
+
+
+def _check_fetch_dates(start: str, end: str) -> None:
+    """IB has no bars from the future: --start must be before today (UTC) and --end at most
+    tomorrow (end is exclusive); refused with a message instead of "0 bars" and exit 0."""
+    from datetime import UTC, date, datetime, timedelta
+
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        raise ConfigError(
+            f"--start/--end must be YYYY-MM-DD dates, were {start!r} and {end!r}"
+        ) from None
+    today = datetime.now(UTC).date()
+    if first > today:
+        raise ConfigError(
+            f"--start {first} is in the future (today is {today} UTC): IB has no bars yet"
+        )
+    if last > today + timedelta(days=1):
+        raise ConfigError(
+            f"--end {last} is after tomorrow (today is {today} UTC, end is exclusive): "
+            f"use --end {today + timedelta(days=1)} at the latest"
+        )
+
+
 def _data_fetch(args: argparse.Namespace) -> int:
     from quant_scalper.live.config import load_live_settings
     from quant_scalper.live.data_fetch import FetchRequest, fetch_bars
 
     settings = load_live_settings(args.config)
+    _check_client_id(args.client_id)
+    for name in ("pace_secs", "backoff_secs"):
+        value = check_number(f"--{name.replace('_', '-')}", getattr(args, name))
+        if value < 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, was {value}")
+    check_dir_or_missing("--catalog", args.catalog.resolve())
+    _check_fetch_dates(args.start, args.end)
     client_id = args.client_id if args.client_id is not None else settings.ib.client_id + 200
     request = FetchRequest.parse(
         instrument=args.instrument,

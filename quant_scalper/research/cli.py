@@ -143,12 +143,28 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     report.set_defaults(handler=_report)
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    """The numeric command-line options, checked before any work starts."""
+    from quant_scalper.config import check_int
+
+    for name, minimum in (("workers", 1), ("prescreen_top", 1), ("top", 0), ("min_trades", 0)):
+        value = getattr(args, name, None)
+        if value is not None:
+            check_int(f"--{name.replace('_', '-')}", value, minimum=minimum)
+
+
 def _sweep(args: argparse.Namespace) -> int:
+    from quant_scalper.config import check_output_file
     from quant_scalper.research.heatmap import write_heatmap
-    from quant_scalper.research.spec import load_sweep_spec
+    from quant_scalper.research.spec import check_points_runnable, load_sweep_spec
     from quant_scalper.research.sweep import format_top, run_sweep
 
+    _check_args(args)
     spec = load_sweep_spec(args.config, args.overrides, output=args.output)
+    if args.heatmap:
+        stat = args.stat or spec.objective
+        check_output_file("the heatmap", spec.output.with_name(f"heatmap_{stat}.html"))
+    check_points_runnable(spec, spec.points(), spec.base_mapping())
     run = run_sweep(
         spec,
         scheduler=args.scheduler,
@@ -173,21 +189,32 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _heatmap(args: argparse.Namespace) -> int:
+    from quant_scalper.config import check_output_file
+    from quant_scalper.errors import ConfigError
     from quant_scalper.research.heatmap import write_heatmap
     from quant_scalper.research.store import read_results
 
-    table = read_results(args.results)
+    if not args.results.is_file():
+        raise ConfigError(f"sweep results {args.results} is not a file: pass the results Parquet")
     out = args.out or args.results.with_name(f"heatmap_{args.stat}.html")
+    check_output_file("--out", out.resolve())
+    table = read_results(args.results)
     print(write_heatmap(table, out, args.x, args.y, args.stat, args.agg))
     return 0
 
 
 def _prescreen(args: argparse.Namespace) -> int:
+    from quant_scalper.config import check_output_file
     from quant_scalper.research.prescreen import prescreen_points
-    from quant_scalper.research.spec import load_sweep_spec
+    from quant_scalper.research.spec import check_points_runnable, load_sweep_spec
 
+    _check_args(args)
+    if args.output is not None:
+        check_output_file("--output", args.output.resolve())
     spec = load_sweep_spec(args.config, args.overrides)
-    ranked = prescreen_points(spec, spec.points(), spec.base_mapping())
+    points, base = spec.points(), spec.base_mapping()
+    check_points_runnable(spec, points, base)
+    ranked = prescreen_points(spec, points, base)
     if args.output is not None:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         ranked.drop(columns=["params"]).to_parquet(args.output, index=False)
@@ -196,12 +223,16 @@ def _prescreen(args: argparse.Namespace) -> int:
 
 
 def _walk_forward(args: argparse.Namespace) -> int:
+    from quant_scalper.config import check_dir_or_missing
     from quant_scalper.research.walkforward import (
         format_walk_forward,
         load_walk_forward_spec,
         run_walk_forward,
     )
 
+    _check_args(args)
+    if args.output is not None:
+        check_dir_or_missing("--output", args.output.resolve())
     spec = load_walk_forward_spec(args.config, args.overrides, output=args.output)
     result = run_walk_forward(
         spec, scheduler=args.scheduler, workers=args.workers, progress=not args.no_progress
@@ -211,7 +242,14 @@ def _walk_forward(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from quant_scalper.config import check_dir_or_missing, check_output_file
     from quant_scalper.research.report import GATE_MIN_TRADES, build_report
+
+    _check_args(args)
+    if args.out is not None:
+        check_output_file("--out", args.out.resolve())
+    if args.walk_forward is not None:
+        check_dir_or_missing("--walk-forward", args.walk_forward.resolve())
 
     paths = build_report(
         sweep_config=args.sweep,

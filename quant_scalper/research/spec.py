@@ -41,7 +41,10 @@ from quant_scalper.config import (
     VenueSettings,
     apply_override,
     backtest_settings_from_mapping,
+    check_bool,
+    check_int,
     check_keys,
+    check_output_file,
     read_yaml,
     resolve_path,
 )
@@ -50,6 +53,7 @@ from quant_scalper.research.errors import SweepConfigError
 
 DEFAULT_SWEEP_CONFIG = Path("configs") / "sweep.yaml"
 METHODS = ("grid", "random")
+MAX_POINTS = 1_000_000
 INTRABAR_MODES = ("stop_first", "ticks")
 
 # Dotted keys a sweep may vary: the per-run sections of the backtest schema.
@@ -136,6 +140,11 @@ class SweepSpec:
         if self.method == "grid":
             keys = [p.key for p in self.parameters]
             grids = [p.grid_values() for p in self.parameters]
+            if math.prod(len(g) for g in grids) > MAX_POINTS:
+                raise SweepConfigError(
+                    f"the grid has {math.prod(len(g) for g in grids)} points, more than "
+                    f"{MAX_POINTS}: use fewer values or search.method: random"
+                )
             return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*grids)]
         rng = np.random.default_rng(self.seed)
         assert self.samples is not None
@@ -184,38 +193,68 @@ def load_sweep_spec(
     """Read and validate a sweep YAML; ``overrides`` are ``--set`` items for the base config."""
     spec_path = _resolve(path)
     raw = read_yaml(spec_path)
-    search = raw.get("search") or {}
-    prescreen = raw.get("prescreen") or {}
     try:
+        search = raw.get("search") or {}
+        prescreen = raw.get("prescreen") or {}
         check_keys(f"the sweep config {spec_path}", raw, _SPEC_KEYS)
         check_keys("search", search, _SEARCH_KEYS)
         check_keys("prescreen", prescreen, _PRESCREEN_KEYS)
+        base_dir = spec_path.parent
+        backtest = resolve_path(raw.get("backtest") or "backtest.yaml", base_dir)
+        out = output if output is not None else raw.get("output")
+        out_path = resolve_path(out or "../output/sweep/results.parquet", base_dir)
+        check_output_file("the sweep output", out_path)
+        base_overrides = raw.get("set") or {}
+        if not isinstance(base_overrides, Mapping):
+            raise SweepConfigError("'set' must be a mapping of dotted keys to values")
+        for key in base_overrides:
+            if not isinstance(key, str) or not key:
+                raise SweepConfigError(f"'set' keys must be dotted keys, was {key!r}")
+        spec = SweepSpec(
+            backtest_config=backtest,
+            base_overrides=dict(base_overrides),
+            parameters=parse_parameters(raw.get("parameters")),
+            method=str(search.get("method", "grid")),
+            samples=search.get("samples"),
+            seed=check_int("search.seed", search.get("seed", 0), minimum=0, maximum=2**32 - 1),
+            objective=str(raw.get("objective", "sharpe_ratio")),
+            min_trades=check_int("min_trades", raw.get("min_trades", 30), minimum=0),
+            output=out_path,
+            workers=raw.get("workers"),
+            prescreen_top=prescreen.get("top"),
+            intrabar=str(prescreen.get("intrabar", "stop_first")),
+            bootstrap_samples=check_int(
+                "bootstrap_samples", raw.get("bootstrap_samples", 1000), minimum=0, maximum=10**6
+            ),
+            cli_overrides=tuple(overrides),
+        )
+    except SweepConfigError:
+        raise
     except ConfigError as exc:
         raise SweepConfigError(str(exc)) from exc
-    base_dir = spec_path.parent
-    backtest = resolve_path(raw.get("backtest", "backtest.yaml"), base_dir)
-    base_overrides = raw.get("set") or {}
-    if not isinstance(base_overrides, Mapping):
-        raise SweepConfigError("'set' must be a mapping of dotted keys to values")
-    spec = SweepSpec(
-        backtest_config=backtest,
-        base_overrides=dict(base_overrides),
-        parameters=parse_parameters(raw.get("parameters")),
-        method=str(search.get("method", "grid")),
-        samples=search.get("samples"),
-        seed=int(search.get("seed", 0)),
-        objective=str(raw.get("objective", "sharpe_ratio")),
-        min_trades=int(raw.get("min_trades", 30)),
-        output=output
-        or resolve_path(raw.get("output", "../output/sweep/results.parquet"), base_dir),
-        workers=raw.get("workers"),
-        prescreen_top=prescreen.get("top"),
-        intrabar=str(prescreen.get("intrabar", "stop_first")),
-        bootstrap_samples=int(raw.get("bootstrap_samples", 1000)),
-        cli_overrides=tuple(overrides),
-    )
     validate_spec(spec)
     return spec
+
+
+def check_points_runnable(
+    spec: SweepSpec, points: Sequence[Mapping[str, Any]], base: Mapping[str, Any]
+) -> int:
+    """How many points are valid; a SweepConfigError naming the first reason when none is
+    (checked before any backtest runs, so an all-invalid grid fails fast and clearly)."""
+    if not points:
+        raise SweepConfigError("the sweep has no points: give each parameter at least one value")
+    valid, first_error = 0, None
+    for point in points:
+        try:
+            spec.settings_for(point, base)
+            valid += 1
+        except ConfigError as exc:
+            first_error = first_error or f"{dict(point)}: {exc}"
+    if valid == 0:
+        raise SweepConfigError(
+            f"all {len(points)} sweep points are invalid, nothing to run; the first: {first_error}"
+        )
+    return valid
 
 
 def validate_spec(spec: SweepSpec) -> None:
@@ -228,11 +267,17 @@ def validate_spec(spec: SweepSpec) -> None:
         raise SweepConfigError(
             f"search.samples must be a whole number >= 1 for a random search, was {spec.samples!r}"
         )
+    if spec.method == "random" and spec.samples > 1_000_000:
+        raise SweepConfigError(f"search.samples must be at most 1000000, was {spec.samples}")
     check_objective(spec.objective)
-    if spec.workers is not None and (not isinstance(spec.workers, int) or spec.workers < 1):
+    if spec.workers is not None and (
+        isinstance(spec.workers, bool) or not isinstance(spec.workers, int) or spec.workers < 1
+    ):
         raise SweepConfigError(f"workers must be a whole number >= 1 or null, was {spec.workers!r}")
     if spec.prescreen_top is not None and (
-        not isinstance(spec.prescreen_top, int) or spec.prescreen_top < 1
+        isinstance(spec.prescreen_top, bool)
+        or not isinstance(spec.prescreen_top, int)
+        or spec.prescreen_top < 1
     ):
         raise SweepConfigError(
             f"prescreen.top must be a whole number >= 1 or null, was {spec.prescreen_top!r}"
@@ -279,18 +324,28 @@ def parse_parameters(raw: Any) -> tuple[Parameter, ...]:
                 raise SweepConfigError(str(exc)) from exc
             low, high = value.get("low"), value.get("high")
             for name, bound in (("low", low), ("high", high)):
-                if isinstance(bound, bool) or not isinstance(bound, int | float):
+                if (
+                    isinstance(bound, bool)
+                    or not isinstance(bound, int | float)
+                    or not math.isfinite(bound)
+                ):
                     raise SweepConfigError(
-                        f"parameters.{key}.{name} must be a number, was {bound!r}"
+                        f"parameters.{key}.{name} must be a finite number, was {bound!r}"
                     )
             if low > high:
                 raise SweepConfigError(f"parameters.{key}: low ({low}) is above high ({high})")
             step = value.get("step")
             if step is not None and (
-                isinstance(step, bool) or not isinstance(step, int | float) or step <= 0
+                isinstance(step, bool)
+                or not isinstance(step, int | float)
+                or not math.isfinite(step)
+                or step <= 0
             ):
                 raise SweepConfigError(f"parameters.{key}.step must be a number > 0, was {step!r}")
-            log = bool(value.get("log", False))
+            try:
+                log = check_bool(f"parameters.{key}.log", value.get("log", False))
+            except ConfigError as exc:
+                raise SweepConfigError(str(exc)) from exc
             if log and low <= 0:
                 raise SweepConfigError(f"parameters.{key}: a log range needs low > 0")
             out.append(Parameter(key=str(key), low=low, high=high, step=step, log=log))

@@ -42,7 +42,13 @@ from tqdm import tqdm
 
 from quant_scalper.analysis.metrics import ClosedTrade
 from quant_scalper.analysis.stats import HIGHER_IS_BETTER, PerformanceStats, compute_stats
-from quant_scalper.config import check_keys, read_yaml, resolve_path
+from quant_scalper.config import (
+    check_dir_or_missing,
+    check_int,
+    check_keys,
+    read_yaml,
+    resolve_path,
+)
 from quant_scalper.errors import ConfigError
 from quant_scalper.research.data import load_segments
 from quant_scalper.research.errors import ResearchError, SweepConfigError
@@ -134,7 +140,11 @@ def load_walk_forward_spec(
         check_keys(f"the walk-forward config {path}", raw, _KEYS)
     except ConfigError as exc:
         raise SweepConfigError(str(exc)) from exc
-    sweep = load_sweep_spec(resolve_path(raw.get("sweep", "sweep.yaml"), path.parent), overrides)
+    try:
+        sweep_path = resolve_path(raw.get("sweep") or "sweep.yaml", path.parent)
+    except ConfigError as exc:
+        raise SweepConfigError(str(exc)) from exc
+    sweep = load_sweep_spec(sweep_path, overrides)
     train, test = raw.get("train_days"), raw.get("test_days")
     for name, value in (("train_days", train), ("test_days", test)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -142,7 +152,7 @@ def load_walk_forward_spec(
                 f"{name} must be a whole number of trading days >= 1, was {value!r}"
             )
     step = raw.get("step_days") or test
-    if not isinstance(step, int) or step < 1:
+    if not isinstance(step, int) or isinstance(step, bool) or step < 1:
         raise SweepConfigError(f"step_days must be a whole number >= 1 or null, was {step!r}")
     mode = str(raw.get("mode", "rolling"))
     if mode not in MODES:
@@ -155,6 +165,17 @@ def load_walk_forward_spec(
             f"{DAILY_OBJECTIVES[objective]} (was {train}): lengthen the train window or rank "
             "by net_pnl, profit_factor or expectancy"
         )
+    try:
+        min_trades = check_int("min_trades", raw.get("min_trades", sweep.min_trades), minimum=0)
+        out = output or resolve_path(raw.get("output") or "../output/walkforward", path.parent)
+        check_dir_or_missing("the walk-forward output", out)
+        workers = raw.get("workers", sweep.workers)
+        if workers is not None:
+            check_int("workers", workers, minimum=1)
+    except SweepConfigError:
+        raise
+    except ConfigError as exc:
+        raise SweepConfigError(str(exc)) from exc
     return WalkForwardSpec(
         sweep=sweep,
         train_days=train,
@@ -162,9 +183,9 @@ def load_walk_forward_spec(
         step_days=step,
         mode=mode,
         objective=objective,
-        min_trades=int(raw.get("min_trades", sweep.min_trades)),
-        output=output or resolve_path(raw.get("output", "../output/walkforward"), path.parent),
-        workers=raw.get("workers", sweep.workers),
+        min_trades=min_trades,
+        output=out,
+        workers=workers,
     )
 
 
