@@ -131,9 +131,16 @@ class RiskEngineSettings:
     def __post_init__(self) -> None:
         for key in ("max_order_submit_rate", "max_order_modify_rate"):
             value = getattr(self, key)
-            if not re.fullmatch(r"\d+/\d\d:\d\d:\d\d", str(value)):
+            match = re.fullmatch(r"(\d+)/(\d\d):(\d\d):(\d\d)", str(value), flags=re.ASCII)
+            if (
+                not isinstance(value, str)
+                or not match
+                or int(match[1]) == 0
+                or not any(int(part) for part in match.groups()[1:])
+            ):
                 raise ConfigError(
-                    f"risk_engine.{key} must look like '100/00:00:01' (orders per HH:MM:SS), "
+                    f"risk_engine.{key} must look like '100/00:00:01' (orders > 0 per HH:MM:SS "
+                    "> 0), "
                     f"was {value!r}",
                 )
         cap = self.max_notional_per_order_usd
@@ -410,6 +417,8 @@ def parse_yaml_text(text: str, where: str) -> Any:
         raise ConfigError(f"{where} is not valid YAML: {_yaml_problem(exc)}") from None
     except RecursionError:
         raise ConfigError(f"{where} is nested too deeply to be a config") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp like 2013-13-45
+        raise ConfigError(f"{where} is not valid YAML: {' '.join(str(exc).split())}") from None
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
