@@ -47,16 +47,16 @@ def _fails_in_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], *nee
         ("strategy.window=1e9", "strategy.window must be a whole number"),
         ("risk.daily_loss_limit_usd=.nan", "risk.daily_loss_limit_usd must be a finite number"),
         ("risk.session_halt=25:00", "risk.session_halt"),
-        ("risk_engine.max_order_submit_rate=١٠٠/00:00:01", "risk_engine.max_order_submit_rate"),
+        (
+            "risk_engine.max_order_submit_rate=\u0661\u0660\u0660/00:00:01",
+            "risk_engine.max_order_submit_rate",
+        ),
     ],
 )
 def test_backtest_bad_overrides(
     capsys: pytest.CaptureFixture[str], override: str, needle: str
 ) -> None:
-    if override.startswith("end="):
-        override_list = ["start=2013-10-07", override]
-    else:
-        override_list = [override]
+    override_list = ["start=2013-10-07", override] if override.startswith("end=") else [override]
     argv = ["backtest", "--config", str(BACKTEST)]
     for item in override_list:
         argv += ["--set", item]
@@ -99,7 +99,7 @@ def test_max_position_contracts_default_and_limit() -> None:
         BACKTEST, ["strategy.trade_size=3", "strategy.max_position_contracts=3"]
     )
     assert ok.strategy["trade_size"] == 3
-    with pytest.raises(ConfigError, match="above strategy.max_position_contracts"):
+    with pytest.raises(ConfigError, match=r"above strategy\.max_position_contracts"):
         load_backtest_settings(BACKTEST, ["strategy.trade_size=3"])
 
 
