@@ -188,3 +188,17 @@ def _bar_index(ts_ns: int) -> int:
         if bar_time(i).value == ts_ns:
             return i
     raise AssertionError(ts_ns)
+
+
+def test_max_position_contracts_caps_trade_size_and_entries() -> None:
+    """Issue 10: a configured maximum position size (Nautilus 1.231 skips the notional check
+    for margin accounts). trade_size above it is refused; an entry that would take the net
+    position beyond it is not submitted."""
+    with pytest.raises(ValueError, match="trade_size \\(3\\) is above max_position_contracts"):
+        strategy_config(trade_size=3)  # the default maximum is 2
+    assert strategy_config(trade_size=2).max_position_contracts == 2
+    engine = _run([*CALM, 3990.0], trade_size=1, max_position_contracts=1)
+    strategy = engine.trader.strategies()[0]
+    assert engine.cache.positions_open_count() == 1  # long 1 from the entry on the last bar
+    assert not strategy._within_position_limit(OrderSide.BUY)  # 1 + 1 > 1: not submitted
+    assert strategy._within_position_limit(OrderSide.SELL)
