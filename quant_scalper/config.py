@@ -499,10 +499,10 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         parsed = parse_yaml_text(value, f"--set {key}") if value.strip() else None
     except ConfigError:
         parsed = value
-    if isinstance(parsed, dict | list) and "\n" in value:
-        parsed = value
     if parts[-1] in ("catalog", "output_dir") and len(parts) == 1 and parsed is not None:
-        parsed = str(Path(str(parsed)).resolve())  # command-line paths are relative to the cwd
+        if not isinstance(parsed, str) or "\0" in parsed:
+            raise ConfigError(f"--set {key} must be a path, got {_short(parsed)}")
+        parsed = str(Path(parsed).expanduser().resolve())  # command-line paths: from the cwd
     target[parts[-1]] = parsed
 
 
