@@ -1,0 +1,120 @@
+"""Closed trades as the risk state books them: a stable key, the close time and P&L net of fees.
+
+A trade can reach the strategy more than once (live, then again from reconciliation or the
+cache after a restart) or only at a restart (it closed while the node was down). The strategy
+turns every closed position it sees into a ``ClosedTrade`` and books it through
+``CircuitBreakers.book_closed_trade``, which counts each key once per trading day.
+
+Fees: Nautilus 1.231 gives fills it infers during reconciliation a commission of 0, and a fill
+found by the position check (a close made outside the node, e.g. by ``quant-scalper flatten``)
+is priced at the last quote. ``net_pnl`` charges the configured per-contract fee for every fill
+with no commission, and ``ExternalFill`` (a fill the flatten command recorded) replaces an
+inferred close's price and fee with the real ones. No Nautilus imports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class FillLeg:
+    """One fill of a position: quantity (unsigned), price, side and the commission booked."""
+
+    quantity: Decimal
+    price: Decimal
+    buy: bool
+    commission: Decimal
+    order_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalFill:
+    """A real execution made outside the node (``quant-scalper flatten``), from its journal."""
+
+    exec_id: str
+    symbol: str
+    buy: bool
+    quantity: Decimal
+    price: Decimal
+    commission: Decimal
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedTrade:
+    """A closed position cycle as the strategy saw it in Nautilus's cache.
+
+    ``key`` is stable across restarts (position id with its opening and closing order ids),
+    ``realized_pnl`` is Nautilus's (net of the commissions it booked), ``multiplier`` the
+    contract's, ``fills`` every fill in order.
+    """
+
+    key: str
+    symbol: str
+    closed_at: datetime
+    realized_pnl: Decimal
+    multiplier: Decimal
+    fills: tuple[FillLeg, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """What to book for a trade and how it was derived (for the log)."""
+
+    key: str
+    closed_at: datetime
+    pnl_net: Decimal
+    notes: tuple[str, ...]
+
+
+def booking_for(
+    trade: ClosedTrade,
+    fee_per_contract: Decimal | None,
+    external: ExternalFill | None = None,
+) -> Booking:
+    """The net P&L to book for ``trade``.
+
+    With ``fee_per_contract``, each fill with no commission (inferred by reconciliation) is
+    charged ``quantity x fee_per_contract``. With ``external``, the last fill (the inferred
+    close) is re-priced at the real execution's price and charged its real commission.
+    """
+    pnl = trade.realized_pnl
+    notes: list[str] = []
+    last = trade.fills[-1] if trade.fills else None
+    if external is not None and last is not None:
+        sign = Decimal(1) if not last.buy else Decimal(-1)  # selling higher is a gain
+        correction = sign * (external.price - last.price) * last.quantity * trade.multiplier
+        pnl += correction - external.commission + last.commission
+        notes.append(
+            f"close priced at the real fill {external.price} (exec {external.exec_id}, fee "
+            f"{external.commission}) instead of the inferred {last.price}",
+        )
+    if fee_per_contract is not None:
+        legs = trade.fills[:-1] if external is not None else trade.fills
+        missing = [leg for leg in legs if leg.commission == 0]
+        if missing:
+            contracts = sum((leg.quantity for leg in missing), Decimal(0))
+            fee = contracts * fee_per_contract
+            pnl -= fee
+            notes.append(
+                f"{len(missing)} fill(s) without a commission (inferred at reconciliation): "
+                f"charged the configured {fee_per_contract} USD x {contracts} = {fee} USD",
+            )
+    return Booking(key=trade.key, closed_at=trade.closed_at, pnl_net=pnl, notes=tuple(notes))
+
+
+def match_external(trade: ClosedTrade, journal: list[ExternalFill]) -> ExternalFill | None:
+    """The journal fill that closed ``trade`` (same symbol, side and quantity as its last
+    fill, which has no commission), or None."""
+    if not trade.fills:
+        return None
+    last = trade.fills[-1]
+    if last.commission != 0:
+        return None  # a real execution the node saw itself
+    for fill in journal:
+        if fill.symbol == trade.symbol and fill.buy == last.buy and fill.quantity == last.quantity:
+            return fill
+    return None
