@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +31,7 @@ from ibapi.order import Order
 from ibapi.order_cancel import OrderCancel
 from ibapi.wrapper import EWrapper
 
+from quant_scalper.errors import QuantScalperError
 from quant_scalper.instruments import SPECS, parse_contract_symbol
 from quant_scalper.live.config import LiveSettings, mask_account
 from quant_scalper.live.errors import FlattenError
@@ -133,6 +134,19 @@ class _Session(EWrapper, EClient):
         self.statuses: dict[int, tuple[str, Decimal, float]] = {}
         self.errors: list[str] = []
         self.order_errors: dict[int, str] = {}
+        self.executions: dict[str, tuple[int, Contract, Any]] = {}  # execId -> order, execution
+        self.fees: dict[str, float] = {}  # execId -> commission and fees
+
+    def execDetails(self, reqId: int, contract: Contract, execution: Any) -> None:
+        with self.lock:
+            self.executions[execution.execId] = (execution.orderId, contract, execution)
+            self.lock.notify_all()
+
+    def commissionAndFeesReport(self, commissionAndFeesReport: Any) -> None:
+        with self.lock:
+            report = commissionAndFeesReport
+            self.fees[report.execId] = float(report.commissionAndFees)
+            self.lock.notify_all()
 
     # -- wrapper callbacks (reader thread) ------------------------------------------------------
 
@@ -294,6 +308,7 @@ def flatten_account(
             ),
             timeout,
         )
+        _journal_fills(settings, session, set(placed), timeout, report)
         for order_id, (symbol, action, qty) in placed.items():
             status, _, price = session.statuses.get(order_id, ("no answer", Decimal(0), 0.0))
             if order_id in session.order_errors:
@@ -315,6 +330,45 @@ def flatten_account(
     finally:
         session.disconnect()
         reader.join(timeout=5)
+
+
+def _journal_fills(
+    settings: LiveSettings,
+    session: _Session,
+    order_ids: set[int],
+    timeout: float,
+    report: FlattenReport,
+) -> None:
+    """Record the flatten's executions with their real fees in the node's fill journal, so a
+    running (or restarted) node books the close at the real price (see ``risk.fill_journal``)."""
+    from quant_scalper.risk.bookkeeping import ExternalFill
+    from quant_scalper.risk.fill_journal import FillJournal
+
+    def ours() -> list[str]:
+        return [e for e, (oid, _, _) in session.executions.items() if oid in order_ids]
+
+    session.wait(lambda: all(e in session.fees for e in ours()), min(timeout, 5.0))
+    journal = FillJournal(settings.state_dir, settings.trader_id)
+    with session.lock:
+        found = [(e, session.executions[e], session.fees.get(e)) for e in ours()]
+    for exec_id, (_, contract, execution), fee in found:
+        if fee is None:
+            report.errors.append(f"no commission report for execution {exec_id}")
+            continue
+        try:
+            journal.record(
+                ExternalFill(
+                    exec_id=exec_id,
+                    symbol=contract.localSymbol or contract.symbol,
+                    buy=execution.side == "BOT",
+                    quantity=Decimal(str(execution.shares)),
+                    price=Decimal(str(execution.price)),
+                    commission=Decimal(str(fee)),
+                    at=datetime.now(UTC),
+                )
+            )
+        except (OSError, QuantScalperError) as exc:
+            report.errors.append(f"execution {exec_id} not recorded for the risk state: {exc}")
 
 
 def _root(instrument_id: str) -> str:
