@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -40,7 +41,13 @@ from quant_scalper.risk import (
     risk_state_from_bytes,
     risk_state_to_bytes,
 )
-from quant_scalper.risk.bookkeeping import ClosedTrade, booking_for, match_external
+from quant_scalper.risk.bookkeeping import (
+    Booking,
+    ClosedTrade,
+    booking_for,
+    match_external,
+    round_trips,
+)
 from quant_scalper.risk.connection_guard import ConnectionGuard, Link
 from quant_scalper.risk.fill_journal import FillJournal
 from quant_scalper.risk.persistence import SaveOutcome, StateSaver
@@ -52,7 +59,7 @@ from quant_scalper.topics import (
     RISK_TRIP_TOPIC,
     TRADING_STATE_TOPIC,
 )
-from quant_scalper.trade_booking import closed_trade, closed_trades
+from quant_scalper.trade_booking import closed_trade
 
 
 class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
@@ -271,7 +278,7 @@ class ZScoreMeanReversion(Strategy):
         )
         self._loop = node_loop(self.clock)
         self._start_risk()
-        self._book_closed_in_cache()
+        self._book_from_journal()
         if self.guard.enabled:
             self.msgbus.subscribe(CONNECTION_TOPIC, self._on_connection)
         self.register_indicator_for_bars(self.config.bar_type, self.zscore)
@@ -754,30 +761,50 @@ class ZScoreMeanReversion(Strategy):
         if self.breakers.state.halted:
             self._request_trading_state("HALTED")
 
-    def _book_closed_in_cache(self) -> None:
-        """At start: book closes found by reconciliation or the cache database (they happened
-        while the node was down; their events reached no running strategy)."""
-        for trade in closed_trades(self.cache, self.config.instrument_id, self.id):
-            self._book(trade, at_start=True)
+    def _book_from_journal(self) -> None:
+        """At start: replay the day's executions (IB's, written by ``quant-scalper live`` before
+        the node started, and the flatten's) into round trips and book each one not booked yet:
+        a close made while the node was down reaches the risk state, once, with its real fees.
+        """
+        if self._journal is None:
+            return
+        symbol = self.config.instrument_id.symbol.value
+        day = self.breakers.schedule.trading_day(self._now())
+        fills = [
+            f
+            for f in self._journal.pending()
+            if f.symbol == symbol and self.breakers.schedule.trading_day(f.at) == day
+        ]
+        if not fills:
+            return
+        position = self.portfolio.net_position(self.config.instrument_id)
+        bookings, notes = round_trips(fills, position, self.instrument.multiplier.as_decimal())
+        for note in notes:
+            self.log.warning(f"Replaying {symbol} executions: {note}")
+        for booking in bookings:
+            self._book_one(booking, "while the node was down")
+        self._persist()
 
-    def _book(self, trade: ClosedTrade, at_start: bool = False) -> None:
-        """Book one closed trade (a no-op if its key was booked already, or it closed on an
-        earlier trading day), with missing fees and a flatten's real price."""
+    def _book(self, trade: ClosedTrade) -> None:
+        """Book a trade closed now (a no-op if its key was booked already), with the configured
+        fee for inferred fills and a flatten's real price and fee."""
         journal = self._journal.pending() if self._journal is not None else []
-        external = match_external(trade, journal)
+        external = match_external(trade, journal, self.breakers.state.booked_trades)
         booking = booking_for(trade, self.config.fee_per_contract_usd, external)
+        if external is not None:
+            booking = replace(booking, key=external.exec_id)
+        self._book_one(booking, "now")
+
+    def _book_one(self, booking: Booking, when: str) -> None:
         trips = self.breakers.book_closed_trade(
             self._now(), booking.key, booking.closed_at, booking.pnl_net
         )
         if trips is None:
             return
-        when = "while the node was down" if at_start else "now"
         self.log.warning(
             f"Booked trade {booking.key} closed {when} at {booking.closed_at:%Y-%m-%d %H:%M:%S} "
             f"UTC: {booking.pnl_net} USD net" + "".join(f"; {n}" for n in booking.notes),
         )
-        if external is not None:
-            self._journal.consume(external)
         self._act_on(trips)
 
     def on_order_denied(self, event: OrderDenied) -> None:

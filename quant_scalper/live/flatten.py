@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -136,10 +136,16 @@ class _Session(EWrapper, EClient):
         self.order_errors: dict[int, str] = {}
         self.executions: dict[str, tuple[int, Contract, Any]] = {}  # execId -> order, execution
         self.fees: dict[str, float] = {}  # execId -> commission and fees
+        self.executions_done = False
 
     def execDetails(self, reqId: int, contract: Contract, execution: Any) -> None:
         with self.lock:
             self.executions[execution.execId] = (execution.orderId, contract, execution)
+            self.lock.notify_all()
+
+    def execDetailsEnd(self, reqId: int) -> None:
+        with self.lock:
+            self.executions_done = True
             self.lock.notify_all()
 
     def commissionAndFeesReport(self, commissionAndFeesReport: Any) -> None:
@@ -244,6 +250,28 @@ class _Session(EWrapper, EClient):
         with self.lock:
             return {k: v for k, v in self.positions.items() if v[1] != 0}
 
+    def read_executions(self, root: str, timeout: float) -> dict[str, tuple[Contract, Any, float]]:
+        """The account's executions in futures of ``root`` IB still reports (the current day
+        for this client id), by execId, each with its commission and fees."""
+        from ibapi.execution import ExecutionFilter
+
+        with self.lock:
+            self.executions.clear()
+            self.executions_done = False
+        flt = ExecutionFilter()
+        flt.acctCode = self.account
+        flt.symbol = root
+        flt.secType = "FUT"
+        self.reqExecutions(9001, flt)
+        if not self.wait(lambda: self.executions_done, timeout):
+            raise FlattenError(f"the gateway did not list the executions within {timeout:g} s")
+        self.wait(lambda: all(e in self.fees for e in self.executions), min(timeout, 5.0))
+        with self.lock:
+            missing = [e for e in self.executions if e not in self.fees]
+            if missing:
+                raise FlattenError(f"no commission report for execution(s) {missing}")
+            return {e: (c, x, self.fees[e]) for e, (_, c, x) in self.executions.items()}
+
 
 def flatten_account(
     settings: LiveSettings,
@@ -341,6 +369,7 @@ def _journal_fills(
 ) -> None:
     """Record the flatten's executions with their real fees in the node's fill journal, so a
     running (or restarted) node books the close at the real price (see ``risk.fill_journal``)."""
+    from quant_scalper.live.executions import parse_ib_time
     from quant_scalper.risk.bookkeeping import ExternalFill
     from quant_scalper.risk.fill_journal import FillJournal
 
@@ -364,7 +393,7 @@ def _journal_fills(
                     quantity=Decimal(str(execution.shares)),
                     price=Decimal(str(execution.price)),
                     commission=Decimal(str(fee)),
-                    at=datetime.now(UTC),
+                    at=parse_ib_time(execution.time),
                 )
             )
         except (OSError, QuantScalperError) as exc:

@@ -356,6 +356,9 @@ def _run_locked(
         f"client id {ib.client_id}; trading {contract.instrument_id} "
         f"(expires {contract.expiry}) on {contract.bar_type}; trader {settings.trader_id}"
     )
+    from quant_scalper.live.executions import journal_ib_executions
+
+    journal_ib_executions(settings, contract, echo)
     try:
         node = build_node(settings, contract)
     except Exception as exc:  # Nautilus raises bare exceptions from its builders

@@ -14,6 +14,7 @@ inferred close's price and fee with the real ones. No Nautilus imports.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -106,15 +107,75 @@ def booking_for(
     return Booking(key=trade.key, closed_at=trade.closed_at, pnl_net=pnl, notes=tuple(notes))
 
 
-def match_external(trade: ClosedTrade, journal: list[ExternalFill]) -> ExternalFill | None:
-    """The journal fill that closed ``trade`` (same symbol, side and quantity as its last
-    fill, which has no commission), or None."""
+def match_external(
+    trade: ClosedTrade, journal: list[ExternalFill], booked: Collection[str] = ()
+) -> ExternalFill | None:
+    """The journal fill that closed ``trade`` (same symbol, side and quantity as its last fill,
+    which has no commission: inferred), not booked yet, newest first; or None."""
     if not trade.fills:
         return None
     last = trade.fills[-1]
     if last.commission != 0:
         return None  # a real execution the node saw itself
-    for fill in journal:
-        if fill.symbol == trade.symbol and fill.buy == last.buy and fill.quantity == last.quantity:
+    for fill in sorted(journal, key=lambda f: f.at, reverse=True):
+        if (
+            fill.exec_id not in booked
+            and fill.symbol == trade.symbol
+            and fill.buy == last.buy
+            and fill.quantity == last.quantity
+        ):
             return fill
     return None
+
+
+def round_trips(
+    fills: Sequence[ExternalFill], end_position: Decimal, multiplier: Decimal
+) -> tuple[list[Booking], list[str]]:
+    """Replay one contract's executions (any order; duplicates by exec id dropped) into closed
+    round trips, each keyed by its closing execution's id and net of every fee on the way.
+
+    ``end_position`` is the signed position now (after the last fill): the position before the
+    first fill is derived from it. A cycle already open before the first fill has no known
+    opening price: it is not booked, and the second list says so (for the log).
+    """
+    unique = {f.exec_id: f for f in fills}
+    ordered = sorted(unique.values(), key=lambda f: (f.at, f.exec_id))
+    signed = [f.quantity if f.buy else -f.quantity for f in ordered]
+    position = end_position - sum(signed, Decimal(0))
+    notes: list[str] = []
+    unknown_open = position != 0
+    if unknown_open:
+        notes.append(
+            f"a position of {position} was open before the first execution replayed: its close "
+            "is not booked from the replay (its opening price is unknown)",
+        )
+    avg = Decimal(0)
+    realized = Decimal(0)
+    fees = Decimal(0)
+    bookings: list[Booking] = []
+    for fill, qty in zip(ordered, signed, strict=True):
+        fees += fill.commission
+        if position == 0 or (position > 0) == (qty > 0):
+            total = position + qty
+            avg = (avg * abs(position) + fill.price * abs(qty)) / abs(total)
+            position = total
+            continue
+        closing = min(abs(position), abs(qty))
+        direction = Decimal(1) if position > 0 else Decimal(-1)
+        realized += direction * closing * (fill.price - avg) * multiplier
+        position += qty
+        if position == 0 or (position > 0) != (direction > 0):
+            if not unknown_open:
+                bookings.append(
+                    Booking(
+                        key=fill.exec_id,
+                        closed_at=fill.at,
+                        pnl_net=realized - fees,
+                        notes=(f"replayed from executions, fees {fees} USD",),
+                    )
+                )
+            unknown_open = False
+            realized = Decimal(0)
+            fees = Decimal(0)
+            avg = fill.price if position != 0 else Decimal(0)
+    return bookings, notes

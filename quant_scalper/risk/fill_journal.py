@@ -3,8 +3,11 @@
 ``quant-scalper flatten`` talks to IB with its own client id, so a running node never sees its
 executions: Nautilus's position check only finds the position gone and infers a close at the
 last quote with no fee. The flatten records each of its fills here (exec id, price, real
-commission); the node prices such an inferred close with the recorded fill and moves the record
-to ``fills/booked/``. Same folder rules as the rest of the state (``state_folder``).
+commission); the node prices such an inferred close with the recorded fill. At start,
+``quant-scalper live`` adds the day's executions IB reports for the node's client id, and the
+strategy replays them all into round trips: a close made while the node was down is booked once
+(keyed by its execution id) with its real price and fees. Same folder rules as the rest of the
+state (``state_folder``).
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ class FillJournal:
     def __init__(self, state_dir: Path | str, trader_id: str) -> None:
         self.root = Path(state_dir)
         self.folder = self.root / trader_id / FILLS_FOLDER
-        self.booked = self.folder / "booked"
 
     def record(self, fill: ExternalFill) -> Path:
         """Write one fill (atomic, exclusive temp file; refuses symlinks)."""
@@ -79,12 +81,6 @@ class FillJournal:
             except UnsafeStateFolderError:
                 continue
         return sorted(fills, key=lambda f: f.at)
-
-    def consume(self, fill: ExternalFill) -> None:
-        """Move a booked fill's record to ``booked/`` so it prices one trade only."""
-        ensure_private_dir(self.booked, root=self.root)
-        name = f"{_safe(fill.exec_id)}.json"
-        os.replace(self.folder / name, self.booked / name)
 
 
 def _safe(exec_id: str) -> str:
