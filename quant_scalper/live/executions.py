@@ -66,8 +66,7 @@ def journal_ib_executions(
     except QuantScalperError as exc:
         raise LiveRunError(f"cannot read IB's executions before starting: {exc}") from exc
     finally:
-        session.disconnect()
-        reader.join(timeout=5)
+        session.close(reader)
     journal = FillJournal(settings.state_dir, settings.trader_id)
     count = 0
     for exec_id, (ib_contract, execution, fee) in executions.items():

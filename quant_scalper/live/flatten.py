@@ -17,6 +17,8 @@ a running strategy could enter again after the flatten.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -222,6 +224,16 @@ class _Session(EWrapper, EClient):
 
     # -- helpers (caller thread) ---------------------------------------------------------------
 
+    def close(self, reader: threading.Thread) -> None:
+        """Disconnect for good: shut the socket down first (a plain close while the reader
+        thread sits in recv() sends no FIN, and the gateway would keep the client id busy)."""
+        sock = getattr(self.conn, "socket", None) if self.conn is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self.disconnect()
+        reader.join(timeout=5)
+
     def wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Wait until ``predicate`` (read under the lock) holds; False on timeout."""
         with self.lock:
@@ -356,8 +368,7 @@ def flatten_account(
         report.errors = list(session.errors)
         return report
     finally:
-        session.disconnect()
-        reader.join(timeout=5)
+        session.close(reader)
 
 
 def _journal_fills(
