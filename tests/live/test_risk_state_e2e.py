@@ -106,3 +106,40 @@ def test_flatten_while_the_node_runs_is_booked_at_the_real_price_and_fee(
     assert Decimal(state["realized_pnl"]) == expected, (state, real_price)
     node.wait_log(r"close priced at the real fill", STEP)
     assert node.stop() == 0
+
+
+def test_live_refuses_a_state_folder_others_can_write(peer: IBPeer, tmp_path: Path) -> None:
+    """A world-writable control folder (another user could drop a kill or a resume): `live`
+    refuses to start, naming the folder and the chmod fix."""
+    config = write_config(tmp_path, peer.port)
+    control = tmp_path / "state" / TRADER_ID / "control"
+    control.mkdir(parents=True, mode=0o700)
+    control.chmod(0o777)
+    result = subprocess.run(
+        [sys.executable, "-m", "quant_scalper.cli", "live", "--config", str(config)],
+        cwd=REPO,
+        env=node_env(),
+        capture_output=True,
+        text=True,
+        timeout=BOOT,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"chmod go-w {control}" in result.stderr and "Traceback" not in result.stderr
+    assert peer.snapshot().sessions == ()
+
+
+def test_planted_status_temp_symlink_is_not_written_through(
+    peer: IBPeer, start_node: Callable[..., LiveNode], tmp_path: Path
+) -> None:
+    """A symlink planted at the status file's old temp name never redirects the node's write."""
+    victim = tmp_path / "root-owned.conf"
+    victim.write_text("precious\n")
+    config = write_config(tmp_path, peer.port)
+    folder = tmp_path / "state" / TRADER_ID
+    folder.mkdir(parents=True, mode=0o700)
+    (folder / "status.tmp").symlink_to(victim)
+    node = start_node(config)
+    _ready(peer, node)
+    node.wait_status(lambda s: s["bars_received"] >= 0, STEP, "a status write")
+    assert node.stop() == 0
+    assert victim.read_text() == "precious\n"
