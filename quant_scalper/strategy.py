@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -44,6 +43,7 @@ from quant_scalper.risk import (
 from quant_scalper.risk.bookkeeping import (
     Booking,
     ClosedTrade,
+    booked_as_inferred,
     booking_for,
     match_external,
     round_trips,
@@ -782,6 +782,10 @@ class ZScoreMeanReversion(Strategy):
         for note in notes:
             self.log.warning(f"Replaying {symbol} executions: {note}")
         for booking in bookings:
+            twin = booked_as_inferred(booking, self.breakers.state.booked_trades)
+            if twin is not None and booking.key not in self.breakers.state.booked_trades:
+                self.log.info(f"Execution {booking.key} was booked live as {twin}: not again")
+                continue
             self._book_one(booking, "while the node was down")
         self._persist()
 
@@ -791,8 +795,6 @@ class ZScoreMeanReversion(Strategy):
         journal = self._journal.pending() if self._journal is not None else []
         external = match_external(trade, journal, self.breakers.state.booked_trades)
         booking = booking_for(trade, self.config.fee_per_contract_usd, external)
-        if external is not None:
-            booking = replace(booking, key=external.exec_id)
         self._book_one(booking, "now")
 
     def _book_one(self, booking: Booking, when: str) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 
@@ -69,6 +69,34 @@ class Booking:
     closed_at: datetime
     pnl_net: Decimal
     notes: tuple[str, ...]
+    closing: str = ""  # "<symbol>|<BUY or SELL>|<quantity>" of the closing fill
+
+
+INFERRED_MATCH_WINDOW = timedelta(hours=1)
+"""How long after a real execution Nautilus's position check may infer the same close."""
+
+
+def inferred_key(symbol: str, buy: bool, quantity: Decimal, at: datetime) -> str:
+    """The booking key of a close Nautilus inferred (no real execution id known yet)."""
+    return f"inferred|{symbol}|{'BUY' if buy else 'SELL'}|{quantity}|{at.isoformat()}"
+
+
+def booked_as_inferred(booking: Booking, booked: Sequence[str]) -> str | None:
+    """The inferred close already booked for ``booking``'s real execution, or None.
+
+    A close the node did not see itself (its own fill missed in an outage, or a flatten whose
+    record came late) is booked live as inferred; the next start finds its real execution in
+    the replay. Same symbol, side and quantity, inferred within ``INFERRED_MATCH_WINDOW``
+    after the execution: the same trade, not booked again.
+    """
+    for key in booked:
+        parts = key.split("|")
+        if len(parts) != 5 or parts[0] != "inferred" or "|".join(parts[1:4]) != booking.closing:
+            continue
+        at = datetime.fromisoformat(parts[4])
+        if timedelta(0) <= at - booking.closed_at <= INFERRED_MATCH_WINDOW:
+            return key
+    return None
 
 
 def booking_for(
@@ -104,7 +132,19 @@ def booking_for(
                 f"{len(missing)} fill(s) without a commission (inferred at reconciliation): "
                 f"charged the configured {fee_per_contract} USD x {contracts} = {fee} USD",
             )
-    return Booking(key=trade.key, closed_at=trade.closed_at, pnl_net=pnl, notes=tuple(notes))
+    key = trade.key
+    if external is not None:
+        key = external.exec_id
+    elif last is not None and last.commission == 0 and fee_per_contract is not None:
+        key = inferred_key(trade.symbol, last.buy, last.quantity, trade.closed_at)
+    closing = "" if last is None else _closing(trade.symbol, last.buy, last.quantity)
+    return Booking(
+        key=key, closed_at=trade.closed_at, pnl_net=pnl, notes=tuple(notes), closing=closing
+    )
+
+
+def _closing(symbol: str, buy: bool, quantity: Decimal) -> str:
+    return f"{symbol}|{'BUY' if buy else 'SELL'}|{quantity}"
 
 
 def match_external(
@@ -172,6 +212,7 @@ def round_trips(
                         closed_at=fill.at,
                         pnl_net=realized - fees,
                         notes=(f"replayed from executions, fees {fees} USD",),
+                        closing=_closing(fill.symbol, fill.buy, fill.quantity),
                     )
                 )
             unknown_open = False

@@ -13,6 +13,7 @@ from quant_scalper.risk.bookkeeping import (
     ClosedTrade,
     ExternalFill,
     FillLeg,
+    booked_as_inferred,
     booking_for,
     match_external,
     round_trips,
@@ -139,3 +140,20 @@ def test_partial_closing_fills_book_one_trade(qty: int) -> None:
     fills += [fill(f"c{k}", False, "5000.00", 2 + k) for k in range(qty)]
     bookings, _ = round_trips(fills, Decimal(0), MES)
     assert len(bookings) == 1 and bookings[0].key == f"c{qty - 1}"
+
+
+def test_a_close_booked_live_as_inferred_is_not_booked_again_from_the_replay() -> None:
+    """The node missed its own fill (or the flatten's record came late): the position check's
+    inferred close was booked live; the next start's replay finds the real execution."""
+    inferred = booking_for(_trade(Decimal(0)), FEE)
+    assert inferred.key.startswith("inferred|MESZ6|SELL|1|")
+    bookings, _ = round_trips(
+        [fill("e1", True, "4995.00", -5), fill("e2", False, "4975.25", -1)], Decimal(0), MES
+    )
+    (real,) = bookings
+    assert booked_as_inferred(real, [inferred.key]) == inferred.key
+    assert booked_as_inferred(real, []) is None
+    late = booking_for(
+        ClosedTrade("x", "MESZ6", T0 + timedelta(hours=2), Decimal(0), MES, _trade(0).fills), FEE
+    )
+    assert booked_as_inferred(real, [late.key]) is None, "too long after the execution"
