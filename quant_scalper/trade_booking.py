@@ -9,15 +9,19 @@ from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.position import Position
 
-from quant_scalper.risk.bookkeeping import ClosedTrade, FillLeg
+from quant_scalper.risk.bookkeeping import ClosedTrade, FillLeg, execution_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def trade_key(position: Position) -> str:
-    """The closing fill's trade id: IB's execution id (the key a replay of IB's executions at
-    the next start finds again), or the id Nautilus gives a fill it inferred."""
-    return str(position.last_trade_id)
+    """The closing fill's trade id and time: for IB the execution id and time, the key a replay
+    of IB's executions at the next start finds again (``execution_key``)."""
+    return execution_key(str(position.last_trade_id), _utc(position.ts_closed))
+
+
+def _utc(ts_ns: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=ts_ns // 1_000)
 
 
 def closed_trade(position: Position) -> ClosedTrade:
@@ -36,7 +40,7 @@ def closed_trade(position: Position) -> ClosedTrade:
     return ClosedTrade(
         key=trade_key(position),
         symbol=position.instrument_id.symbol.value,
-        closed_at=_EPOCH + timedelta(microseconds=position.ts_closed // 1_000),
+        closed_at=_utc(position.ts_closed),
         realized_pnl=position.realized_pnl.as_decimal(),
         multiplier=position.multiplier.as_decimal(),
         fills=fills,

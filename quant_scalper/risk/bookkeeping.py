@@ -16,8 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+
+def execution_key(exec_id: str, at: datetime) -> str:
+    """The booking key of a trade closed by a real execution: its id and time (the time keeps
+    ids that a simulated venue reuses after a restart apart; IB's are unique anyway)."""
+    return f"{exec_id}@{at.astimezone(UTC).isoformat()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +140,7 @@ def booking_for(
             )
     key = trade.key
     if external is not None:
-        key = external.exec_id
+        key = execution_key(external.exec_id, external.at)
     elif last is not None and last.commission == 0 and fee_per_contract is not None:
         key = inferred_key(trade.symbol, last.buy, last.quantity, trade.closed_at)
     closing = "" if last is None else _closing(trade.symbol, last.buy, last.quantity)
@@ -159,7 +165,7 @@ def match_external(
         return None  # a real execution the node saw itself
     for fill in sorted(journal, key=lambda f: f.at, reverse=True):
         if (
-            fill.exec_id not in booked
+            execution_key(fill.exec_id, fill.at) not in booked
             and fill.symbol == trade.symbol
             and fill.buy == last.buy
             and fill.quantity == last.quantity
@@ -208,7 +214,7 @@ def round_trips(
             if not unknown_open:
                 bookings.append(
                     Booking(
-                        key=fill.exec_id,
+                        key=execution_key(fill.exec_id, fill.at),
                         closed_at=fill.at,
                         pnl_net=realized - fees,
                         notes=(f"replayed from executions, fees {fees} USD",),

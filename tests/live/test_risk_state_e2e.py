@@ -107,6 +107,39 @@ def test_flatten_while_the_node_runs_is_booked_at_the_real_price_and_fee(
     node.wait_log(r"close priced at the real fill", STEP)
     assert node.stop() == 0
 
+    # The next start replays IB's executions and the flatten's record: booked already.
+    again = start_node(config)
+    _ready(peer, again, subscriptions=2)
+    again.wait_log(r"execution\(s\) of MES\w+ today at IB, journaled", STEP)
+    assert again.stop() == 0
+    after = _risk_state(again)
+    assert (after["trades_today"], Decimal(after["realized_pnl"])) == (1, expected)
+
+
+def test_close_booked_live_is_not_booked_again_at_the_next_start(
+    peer: IBPeer, start_node: Callable[..., LiveNode], tmp_path: Path
+) -> None:
+    """The target fills while the node runs (booked live, real fees); the restart's replay of
+    IB's executions finds the same execution and books nothing more."""
+    config = write_config(tmp_path, peer.port)
+    node = start_node(config)
+    _ready(peer, node)
+    _enter_long(peer, node)
+    peer.push(Candle(scenario.DROP, scenario.DROP, scenario.DROP, scenario.DROP))
+    peer.push(scenario.take_profit_candle())
+    peer.wait_until(lambda s: not s.positions, STEP, "the target to fill")
+    state = wait_for(
+        lambda: (s := _risk_state(node))["trades_today"] >= 1 and s, STEP, "the live booking", node
+    )
+    assert Decimal(state["realized_pnl"]) == Decimal("48.76")  # +$50 - 2 x $0.62
+    assert node.stop() == 0
+    again = start_node(config)
+    _ready(peer, again, subscriptions=2)
+    again.wait_log(r"2 execution\(s\) of MES\w+ today at IB, journaled", STEP)
+    assert again.stop() == 0
+    after = _risk_state(again)
+    assert (after["trades_today"], after["realized_pnl"]) == (1, "48.76")
+
 
 def test_live_refuses_a_state_folder_others_can_write(peer: IBPeer, tmp_path: Path) -> None:
     """A world-writable control folder (another user could drop a kill or a resume): `live`

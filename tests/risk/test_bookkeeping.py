@@ -15,6 +15,7 @@ from quant_scalper.risk.bookkeeping import (
     FillLeg,
     booked_as_inferred,
     booking_for,
+    execution_key,
     match_external,
     round_trips,
 )
@@ -46,7 +47,7 @@ def test_round_trips_net_of_every_fee_keyed_by_the_closing_execution() -> None:
         fill("e5", True, "4990.00", 5),  # still open
     ]
     bookings, notes = round_trips(list(reversed(fills)) + fills[:1], Decimal(1), MES)
-    assert [(b.key, b.pnl_net) for b in bookings] == [
+    assert [(b.key.split("@")[0], b.pnl_net) for b in bookings] == [
         ("e2", Decimal("-51.24")),
         ("e4", Decimal("48.76")),
     ]
@@ -65,7 +66,7 @@ def test_a_flip_through_zero_closes_one_trade_and_opens_the_next() -> None:
         fill("e3", True, "4980.00", 3),
     ]
     bookings, _ = round_trips(fills, Decimal(0), MES)
-    assert [(b.key, b.pnl_net) for b in bookings] == [
+    assert [(b.key.split("@")[0], b.pnl_net) for b in bookings] == [
         ("e2", Decimal("-25") - FEE * 3),
         ("e3", Decimal("50") - FEE),
     ]
@@ -89,6 +90,7 @@ def test_inferred_fill_is_charged_the_configured_fee() -> None:
     booking = booking_for(_trade(Decimal(0)), FEE)
     assert booking.pnl_net == Decimal("-100") - 2 * FEE
     assert "inferred" in booking.notes[0]
+    assert booking.key.startswith("inferred|MESZ6|SELL|1|")
     assert booking_for(_trade(Decimal(0)), None).pnl_net == Decimal("-100") - FEE
 
 
@@ -96,9 +98,10 @@ def test_flatten_fill_replaces_the_inferred_price_and_fee() -> None:
     real = fill("f1", False, "4974.75", 0)
     trade = _trade(Decimal(0))
     assert match_external(trade, [real]) == real
-    assert match_external(trade, [real], booked={"f1"}) is None
+    assert match_external(trade, [real], booked={execution_key("f1", real.at)}) is None
     assert match_external(_trade(FEE), [real]) is None  # a real close: nothing to replace
     booking = booking_for(trade, FEE, real)
+    assert booking.key == execution_key("f1", real.at) == "f1@2026-12-02T15:00:00+00:00"
     assert booking.pnl_net == (Decimal("4974.75") - Decimal("4995.00")) * MES - 2 * FEE
 
 
@@ -139,7 +142,7 @@ def test_partial_closing_fills_book_one_trade(qty: int) -> None:
     fills = [fill("e1", True, "4995.00", 1, qty=qty)]
     fills += [fill(f"c{k}", False, "5000.00", 2 + k) for k in range(qty)]
     bookings, _ = round_trips(fills, Decimal(0), MES)
-    assert len(bookings) == 1 and bookings[0].key == f"c{qty - 1}"
+    assert len(bookings) == 1 and bookings[0].key == execution_key(f"c{qty - 1}", fills[-1].at)
 
 
 def test_a_close_booked_live_as_inferred_is_not_booked_again_from_the_replay() -> None:
