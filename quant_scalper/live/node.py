@@ -281,15 +281,18 @@ def build_node(settings: LiveSettings, contract: LiveContract) -> Any:
     node = TradingNode(config=build_node_config(settings, contract))
     node.add_data_client_factory(IB_CLIENT_KEY, InteractiveBrokersLiveDataClientFactory)
     node.add_exec_client_factory(IB_CLIENT_KEY, InteractiveBrokersLiveExecClientFactory)
-    with _watchdog(
-        settings.ib.build_timeout_secs,
-        f"the TWS API session with {settings.ib.host}:{settings.ib.port} did not start within "
-        f"{settings.ib.build_timeout_secs} s (client id {settings.ib.client_id} in use by "
-        "another session? read-only API? check the gateway's API log)",
-    ):
+    with _watchdog(settings.ib.build_timeout_secs, _session_timeout_message(settings)):
         node.build()
     install_trading_state_bridge(node.kernel.msgbus, node.kernel.risk_engine)
     return node
+
+
+def _session_timeout_message(settings: LiveSettings) -> str:
+    return (
+        f"the TWS API session with {settings.ib.host}:{settings.ib.port} did not start within "
+        f"{settings.ib.build_timeout_secs} s (client id {settings.ib.client_id} in use by "
+        "another session? read-only API? check the gateway's API log)"
+    )
 
 
 def run_live(
@@ -358,7 +361,8 @@ def _run_locked(
     )
     from quant_scalper.live.executions import journal_ib_executions
 
-    journal_ib_executions(settings, contract, echo)
+    with _watchdog(settings.ib.build_timeout_secs, _session_timeout_message(settings)):
+        journal_ib_executions(settings, contract, echo, timeout=settings.ib.build_timeout_secs + 5)
     try:
         node = build_node(settings, contract)
     except Exception as exc:  # Nautilus raises bare exceptions from its builders
