@@ -72,7 +72,7 @@ def run_backtest(settings: BacktestSettings, write_files: bool = True) -> Backte
             raise BacktestError(
                 "the backtest produced no result: run with log_level=INFO to see why"
             )
-        outcome = _collect(settings, contracts, engine, results[0], write_files)
+        outcome = _collect(settings, contracts, engine, results[0])
         if write_files:
             outcome.files = _write_files(settings, engine, outcome)
         return outcome
@@ -98,7 +98,6 @@ def _collect(
     contracts: list[TradedContract],
     engine: BacktestEngine,
     result: BacktestResult,
-    full_stats: bool = True,
 ) -> BacktestOutcome:
     from quant_scalper.research.data import catalog_calendar
 
@@ -126,9 +125,7 @@ def _collect(
         trades=trades,
         open_positions=open_positions,
         summary=summarize_trades(trades, starting),
-        stats=compute_stats(
-            trades, starting, calendar=calendar, bootstrap_samples=1000 if full_stats else 0
-        ),
+        stats=compute_stats(trades, starting, calendar=calendar),
         calendar=calendar,
         nautilus_pnl=_nautilus_pnl(result),
         bars_processed=sum(c.bar_count for c in contracts),
