@@ -11,7 +11,7 @@ import pytest
 from quant_scalper.analysis.stats import compute_stats
 from quant_scalper.backtest.runner import run_backtest
 from quant_scalper.cli import main
-from quant_scalper.research.data import catalog_trading_days
+from quant_scalper.research.data import catalog_calendar
 from quant_scalper.research.errors import ResultsMismatchError, SweepConfigError
 from quant_scalper.research.heatmap import heatmap_table, write_heatmap
 from quant_scalper.research.spec import load_sweep_spec, point_id
@@ -122,8 +122,8 @@ def test_sweep_row_is_the_backtest_and_the_shared_stats(
     outcome = run_backtest(settings, write_files=False)
     stats = compute_stats(
         outcome.trades,
-        Decimal(100_000),
-        trading_days=catalog_trading_days(settings),
+        Decimal(settings.venue.starting_balance.split()[0]),
+        calendar=catalog_calendar(settings),
         bootstrap_samples=200,
         seed=0,
     ).as_row()
