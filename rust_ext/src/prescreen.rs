@@ -1171,7 +1171,10 @@ mod tests {
             ..d.market()
         };
         let (none, _, _) = trades(&gap_aware, &POINT, &COSTS, Intrabar::Ticks).unwrap();
-        assert!(none.is_empty(), "the 98 close is the first of a fresh window");
+        assert!(
+            none.is_empty(),
+            "the 98 close is the first of a fresh window"
+        );
         // A limit above the gap changes nothing.
         let wide = Market {
             max_gap_ns: 31 * MIN,
