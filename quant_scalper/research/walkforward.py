@@ -4,10 +4,10 @@ The catalog's statistics days (``analysis.stats.TradingCalendar``: CME trading d
 least half a session, each with the evening fragment after it folded in) are cut into windows:
 ``train_days`` to choose on, then the next ``test_days`` to trade on; ``rolling`` windows slide
 by ``step_days`` (default ``test_days``), ``anchored`` ones keep the first day and grow. On each
-train window every point of the sweep's parameter space is backtested in Nautilus and the best by ``objective`` (with at least
-``min_trades`` trades) is chosen; that point alone is then backtested on the test window. The
-test windows' trades are stitched into one out-of-sample equity curve, whose statistics are the
-honest estimate of what the procedure earns.
+train window every point of the sweep's parameter space is backtested in Nautilus and the best
+by ``objective`` (with at least ``min_trades`` trades) is chosen; that point alone is then
+backtested on the test window. The test windows' trades are stitched into one out-of-sample
+equity curve, whose statistics are the honest estimate of what the procedure earns.
 
 Two numbers say how much to trust it:
 

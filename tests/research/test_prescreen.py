@@ -239,7 +239,8 @@ def test_points_sharing_a_window_match_points_run_alone(spec: SweepSpec) -> None
 
 def test_sweep_backtests_the_prescreen_top_and_counts_every_point(tmp_path: Path) -> None:
     grid = {"strategy.window": [20, 40], "strategy.entry_z": [1.5, 2.0, 2.5]}
-    spec = load_sweep_spec(write_spec(tmp_path / "s.yaml", grid, set=SHORT_RANGE))
+    sessions = {"start": "2013-12-18T00:00:00Z"}  # 3 sessions: a (deflated) Sharpe
+    spec = load_sweep_spec(write_spec(tmp_path / "s.yaml", grid, set=sessions))
     ranked = prescreen_points(spec, spec.points(), spec.base_mapping())
     assert len(ranked) == 6 and ranked["enough_trades"].all()
     assert ranked["sharpe_ratio"].is_monotonic_decreasing
@@ -258,6 +259,7 @@ def test_sweep_backtests_the_prescreen_top_and_counts_every_point(tmp_path: Path
             6,
             every,
         )
+        assert expected is not None
         assert row["deflated_sharpe"] == pytest.approx(expected, rel=1e-12)
 
 
