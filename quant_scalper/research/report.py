@@ -329,7 +329,9 @@ def render_html(data: ReportData) -> str:
         parts += ["<h2>Walk-forward</h2>", _walk_forward_html(data), figures.get("oos", "")]
     parts += [
         "<h2>Trades</h2>",
-        f"<details><summary>{len(data.trades)} trades of the recommended parameters</summary>",
+        f"<details><summary>{len(data.trades)} trades of the "
+        f"{'recommended' if data.recommendation.recommended else 'base config'} parameters"
+        "</summary>",
         _trades_html(data.trades),
         "</details>",
         "<h2>Settings</h2>",

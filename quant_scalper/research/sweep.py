@@ -214,6 +214,9 @@ TOP_COLUMNS = (
     "win_rate",
     "profit_factor",
     "sharpe_ratio",
+    "sharpe_ci_low",
+    "sharpe_ci_high",
+    "trading_days",
     "deflated_sharpe",
     "max_drawdown_pct",
 )

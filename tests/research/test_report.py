@@ -75,7 +75,7 @@ def test_report_is_self_contained_and_complete(inputs: tuple[Path, Path], tmp_pa
     assert "<script src" not in page and "<link" not in page
     assert page.count('class="plotly-graph-div"') >= 5  # equity, drawdown, monthly, heat, oos
     # Every point loses out of sample on these days: no recommendation, and why.
-    assert "<h2>No recommendation</h2>" in page and "Recommended parameters" not in page
+    assert "<h2>No recommendation</h2>" in page and "<h2>Recommended parameters" not in page
     assert "nothing was profitable out of sample" in markdown
     assert "**Pre-live gate: FAIL**" in markdown
     assert "Sharpe (per trading day, annualised)" in markdown

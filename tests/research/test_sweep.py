@@ -130,7 +130,10 @@ def test_sweep_row_is_the_backtest_and_the_shared_stats(
     row = table.set_index("point_id").loc[point_id(point)]
     assert row["trades"] == outcome.summary.trades == stats["trades"]
     for key in ("net_pnl", "sharpe_ratio", "win_rate", "max_drawdown_pct", "bootstrap_dd_p95_usd"):
-        assert row[key] == pytest.approx(stats[key], rel=1e-12), key
+        if stats[key] is None:  # one trading day: no Sharpe ratio
+            assert pd.isna(row[key]), key
+        else:
+            assert row[key] == pytest.approx(stats[key], rel=1e-12), key
 
 
 def test_resume_skips_finished_points_and_refuses_another_base(
@@ -152,13 +155,16 @@ def test_resume_skips_finished_points_and_refuses_another_base(
 
 def test_heatmap_html(local_run: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
     _, table = local_run
-    values, counts = heatmap_table(table, "strategy.entry_z", "strategy.window", "sharpe_ratio")
+    # One session (2020-01-06, its evening fragment folded in): no Sharpe ratio is defined.
+    ok = table[table["status"] == "ok"]
+    assert (ok["trading_days"] == 1).all() and ok["sharpe_ratio"].isna().all()
+    values, counts = heatmap_table(table, "strategy.entry_z", "strategy.window", "net_pnl")
     assert values.shape == (2, 1) and (counts == 1).all().all()
     out = write_heatmap(
-        table, tmp_path / "h.html", "strategy.entry_z", "strategy.window", "sharpe_ratio"
+        table, tmp_path / "h.html", "strategy.entry_z", "strategy.window", "net_pnl"
     )
     text = out.read_text()
-    assert "plotly" in text and "sharpe_ratio" in text and len(text) > 1_000_000  # js inlined
+    assert "plotly" in text and "net_pnl" in text and len(text) > 1_000_000  # js inlined
 
 
 def test_dask_scheduler_gives_the_same_table(

@@ -158,6 +158,7 @@ def test_windows_are_built_from_sessions_with_data(tmp_path: Path) -> None:
     assert len(days) == 14
     for fragment in ("2013-10-15", "2013-10-31", "2013-11-19", "2013-12-04", "2013-12-19"):
         assert fragment not in days
-    # 2013-12-18's session carries the 2013-12-19 evening piece (59 bars, 22:00-23:00 UTC).
+    # 2013-12-18's session (to 22:15 UTC) carries the 2013-12-19 evening piece (59 bars from
+    # 17:00 Chicago = 23:00 UTC to the end of the LEAN file at midnight).
     _, _, last = bounds[days.index("2013-12-18")]
-    assert pd.Timestamp(last, tz="UTC").hour >= 22
+    assert pd.Timestamp(last, tz="UTC") == pd.Timestamp("2013-12-19T00:00:00Z")
