@@ -434,9 +434,10 @@ def _gates(data: ReportData) -> list[tuple[str, list[GateLine]]]:
     gates = []
     if data.gate_oos is not None:
         gates.append(("Walk-forward out of sample (decides)", data.gate_oos))
+    what = "Recommended parameters" if data.recommendation.recommended else "Base config"
     gates.append(
         (
-            "Recommended parameters, full backtest (in sample"
+            f"{what}, full backtest (in sample"
             + (")" if data.gate_oos is not None else ", decides)"),
             data.gate_in_sample,
         )
@@ -536,7 +537,11 @@ _STAT_LABELS = [
 
 
 def _stat_columns(data: ReportData) -> list[str]:
-    cols = ["Recommended, full backtest"]
+    cols = [
+        "Recommended, full backtest"
+        if data.recommendation.recommended
+        else "Base config (reference), full backtest"
+    ]
     if data.oos_stats is not None:
         cols.append("Walk-forward out of sample")
     return cols
