@@ -5,8 +5,10 @@ next to the risk state file. The strategy polls that folder on a timer (``contro
 and also drains it when it starts, so a kill issued while the node is down is applied before it
 trades. A processed command is moved to ``control/done/`` with its result.
 
-Who may use it: whoever can write to the state folder. It is created mode 0700, so only the
-operating-system user running the node (and root); nothing listens on the network.
+Who may use it: the operating-system user running the node (and root). The folders are created
+mode 0700 and the node refuses them when they are owned by another user or writable by group or
+others; ``issued_by`` is the command file's owner, whatever the file says. Nothing listens on
+the network.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import getpass
 import json
 import os
 import socket
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,6 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from quant_scalper.errors import ConfigError, QuantScalperError
+from quant_scalper.risk.state_folder import (
+    UnsafeStateFolderError,
+    ensure_private_dir,
+    owner_name,
+    read_file,
+    write_file_atomic,
+)
 
 COMMANDS = ("kill", "resume")
 
@@ -42,17 +52,26 @@ class ControlCommand:
     issued_by: str
     issued_at: datetime
     path: Path
+    reset_unreadable_state: bool = False
 
 
 class ControlChannel:
-    """The command folder of one trader id under a state directory."""
+    """The command folder of one trader id under a state directory.
+
+    The folders must be private to the node's user (``risk.state_folder``): a command can only
+    come from that user or root. ``issued_by`` is the owner of the command file, not what the
+    file says.
+    """
 
     def __init__(self, state_dir: Path | str, trader_id: str) -> None:
-        self.folder = Path(state_dir) / trader_id / "control"
+        self.root = Path(state_dir)
+        self.folder = self.root / trader_id / "control"
         self.done = self.folder / "done"
 
-    def submit(self, command: str, reason: str) -> ControlCommand:
-        """Queue a command atomically (temp file, fsync, rename); returns it."""
+    def submit(
+        self, command: str, reason: str, reset_unreadable_state: bool = False
+    ) -> ControlCommand:
+        """Queue a command atomically (exclusive temp file, fsync, rename); returns it."""
         if command not in COMMANDS:
             raise ControlChannelError(f"unknown command {command!r}: use one of {COMMANDS}")
         now = datetime.now(UTC)
@@ -63,33 +82,43 @@ class ControlChannel:
             "reason": reason,
             "issued_by": f"{getpass.getuser()}@{socket.gethostname()}",
             "issued_at": now.isoformat(),
+            "reset_unreadable_state": reset_unreadable_state,
         }
+        target = self.folder / f"{cmd_id}.json"
         try:
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            target = self.folder / f"{cmd_id}.json"
-            tmp = self.folder / f".{cmd_id}.tmp"
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(payload, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
+            ensure_private_dir(self.folder, root=self.root)
+            write_file_atomic(target, json.dumps(payload).encode("utf-8"))
+        except UnsafeStateFolderError as exc:
+            raise ControlChannelError(str(exc)) from exc
         except OSError as exc:
             raise ControlChannelError(
                 f"cannot write to the control folder {self.folder}: {exc}; run as the node's "
                 "user or check --state-dir",
             ) from exc
-        return _parse(target, payload)
+        return _parse(target, payload, owner_name(os.geteuid()))
 
     def pending(self) -> list[ControlCommand]:
-        """Queued commands, oldest first; unreadable files are moved to done/ as rejected."""
-        if not self.folder.is_dir():
+        """Queued commands, oldest first; unreadable files are moved to done/ as rejected.
+
+        Raises ControlChannelError (nothing applied) when the folder is not private.
+        """
+        if not os.path.lexists(self.folder):
             return []
+        try:
+            ensure_private_dir(self.folder, root=self.root)
+        except UnsafeStateFolderError as exc:
+            raise ControlChannelError(f"control commands ignored: {exc}") from exc
         commands: list[ControlCommand] = []
         for path in sorted(self.folder.glob("*.json")):
             try:
-                payload = json.loads(path.read_text(encoding="utf-8"))
-                commands.append(_parse(path, payload))
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+                data, st = read_file(path)
+                if st.st_uid not in (os.geteuid(), 0):
+                    raise ValueError(
+                        f"owned by {owner_name(st.st_uid)}, not by the node's user or root"
+                    )
+                payload = json.loads(data.decode("utf-8"))
+                commands.append(_parse(path, payload, owner_name(st.st_uid)))
+            except (OSError, ValueError, KeyError, TypeError, UnsafeStateFolderError) as exc:
                 self._archive(path, {"result": f"rejected: unreadable command ({exc})"})
         return commands
 
@@ -108,18 +137,29 @@ class ControlChannel:
 
     def result(self, command_id: str) -> str | None:
         """The result of a processed command, or None while it is still queued."""
-        path = self.done / f"{command_id}.json"
-        if not path.is_file():
+        try:
+            data, _ = read_file(self.done / f"{command_id}.json")
+        except FileNotFoundError:
             return None
-        return str(json.loads(path.read_text(encoding="utf-8")).get("result"))
+        except UnsafeStateFolderError as exc:
+            raise ControlChannelError(str(exc)) from exc
+        return str(json.loads(data.decode("utf-8")).get("result"))
 
     def _archive(self, path: Path, payload: dict[str, Any]) -> None:
-        self.done.mkdir(parents=True, exist_ok=True, mode=0o700)
-        (self.done / path.name).write_text(json.dumps(payload) + "\n", encoding="utf-8")
+        """Write the result to done/ (never through a symlink) and drop the command file; the
+        command file goes even when the result cannot be written, so it is not applied twice."""
+        try:
+            ensure_private_dir(self.done, root=self.root)
+            write_file_atomic(self.done / path.name, (json.dumps(payload) + "\n").encode("utf-8"))
+        except (OSError, UnsafeStateFolderError) as exc:
+            path.unlink(missing_ok=True)
+            raise ControlChannelError(
+                f"command {path.name} processed but its result was not written: {exc}"
+            ) from exc
         path.unlink(missing_ok=True)
 
 
-def _parse(path: Path, payload: dict[str, Any]) -> ControlCommand:
+def _parse(path: Path, payload: dict[str, Any], issued_by: str) -> ControlCommand:
     command = str(payload["command"])
     if command not in COMMANDS:
         raise ValueError(f"unknown command {command!r}")
@@ -128,9 +168,10 @@ def _parse(path: Path, payload: dict[str, Any]) -> ControlCommand:
         id=str(payload["id"]),
         command=command,
         reason=str(payload.get("reason") or command),
-        issued_by=str(payload.get("issued_by", "unknown")),
+        issued_by=issued_by,
         issued_at=issued_at,
         path=path,
+        reset_unreadable_state=payload.get("reset_unreadable_state") is True,
     )
 
 
@@ -151,6 +192,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         parser.add_argument(
             "--wait", type=float, default=10.0, help="seconds to wait for the node to confirm"
         )
+        if name == "resume":
+            parser.add_argument(
+                "--reset-unreadable-state",
+                action="store_true",
+                help="the risk state file is unreadable: move it aside (timestamped, logged) and "
+                "resume from a fresh state, forgetting the trading day's P&L",
+            )
         parser.set_defaults(handler=_run, control_command=name)
 
 
@@ -158,7 +206,21 @@ def _run(args: argparse.Namespace) -> int:
     state_dir, trader_id = _target(args)
     channel = ControlChannel(state_dir, trader_id)
     reason = args.reason or f"{args.control_command} from the command line"
-    command = channel.submit(args.control_command, reason)
+    reset = bool(getattr(args, "reset_unreadable_state", False))
+    if args.control_command == "resume" and not reset:
+        from quant_scalper.risk import RiskStateError, RiskStateStore
+
+        try:
+            RiskStateStore(state_dir, trader_id).load()
+        except RiskStateError as exc:
+            print(
+                f"resume: refused, the risk state is unreadable ({str(exc).split('. ')[0]}); "
+                "inspect it, then run `quant-scalper resume --reset-unreadable-state` to move it "
+                "aside and start from a fresh state",
+                file=sys.stderr,
+            )
+            return 2
+    command = channel.submit(args.control_command, reason, reset)
     deadline = time.monotonic() + max(args.wait, 0.0)
     while time.monotonic() < deadline:
         result = channel.result(command.id)

@@ -22,7 +22,7 @@ from nautilus_trader.model.objects import Price
 from nautilus_trader.trading.strategy import Strategy
 
 from quant_scalper.config import parse_utc_timestamp
-from quant_scalper.control import ControlChannel
+from quant_scalper.control import ControlChannel, ControlChannelError
 from quant_scalper.indicators import ZScore
 from quant_scalper.node_thread import node_loop, on_loop
 from quant_scalper.risk import (
@@ -40,7 +40,17 @@ from quant_scalper.risk import (
     risk_state_from_bytes,
     risk_state_to_bytes,
 )
+from quant_scalper.risk.bookkeeping import (
+    Booking,
+    ClosedTrade,
+    booked_as_inferred,
+    booking_for,
+    match_external,
+    round_trips,
+)
 from quant_scalper.risk.connection_guard import ConnectionGuard, Link
+from quant_scalper.risk.fill_journal import FillJournal
+from quant_scalper.risk.persistence import SaveOutcome, StateSaver
 from quant_scalper.signals import (
     DEFAULT_MAX_BAR_GAP_MINUTES,
     Action,
@@ -55,6 +65,7 @@ from quant_scalper.topics import (
     RISK_TRIP_TOPIC,
     TRADING_STATE_TOPIC,
 )
+from quant_scalper.trade_booking import closed_trade
 
 
 class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
@@ -122,6 +133,11 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
         ISO-8601 UTC time of this contract's last bar in the run (the backtest sets it at each
         roll): from the bar at or after it, cancel, close at market, and enter no more. None
         (live) trades on.
+    fee_per_contract_usd : Decimal, optional
+        The broker's fee per contract per side (live). A fill that carries no commission
+        (Nautilus infers fills at reconciliation with commission 0) is booked in the risk
+        state with this fee, and the log says so. None (backtests: the fee model charges
+        every fill) books Nautilus's figures as they are.
     resync_secs : int, optional
         The connection guard (live): hold every new order, exits included, while the broker
         connection is down (``CONNECTION_TOPIC``) and for this many seconds after it is back,
@@ -156,6 +172,7 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
     control_poll_secs: PositiveInt | None = None
     trade_until: str | None = None
     resync_secs: PositiveInt | None = None
+    fee_per_contract_usd: Decimal | None = None
 
     def risk_limits(self) -> RiskLimits:
         """The circuit-breaker limits of this config (validated)."""
@@ -198,6 +215,9 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
             raise ValueError("control_poll_secs needs state_dir: the control folder lives there")
         if self.trade_until is not None:
             parse_utc_timestamp("trade_until", self.trade_until)
+        fee = self.fee_per_contract_usd
+        if fee is not None and (not fee.is_finite() or fee < 0):
+            raise ValueError(f"fee_per_contract_usd must be a USD amount >= 0, was {fee}")
 
 
 class ZScoreMeanReversion(Strategy):
@@ -221,11 +241,12 @@ class ZScoreMeanReversion(Strategy):
         self.breakers: CircuitBreakers | None = None
         self.trips: list[Trip] = []
         self._store: RiskStateStore | None = None
-        self._saved_version = -1
+        self._saver = StateSaver(None)
         self._cached_state: RiskState | None = None
         self._cached_state_error: RiskStateError | None = None
         self._risk_leader: ZScoreMeanReversion | None = None
         self._control: ControlChannel | None = None
+        self._journal: FillJournal | None = None
         self._sl_points = Decimal(0)
         self._tp_points = Decimal(0)
         self._exit_pending = False
@@ -267,6 +288,7 @@ class ZScoreMeanReversion(Strategy):
         )
         self._loop = node_loop(self.clock)
         self._start_risk()
+        self._book_from_journal()
         if self.guard.enabled:
             self.msgbus.subscribe(CONNECTION_TOPIC, self._on_connection)
         self.register_indicator_for_bars(self.config.bar_type, self.zscore)
@@ -309,6 +331,8 @@ class ZScoreMeanReversion(Strategy):
 
     def on_bar(self, bar: Bar) -> None:
         """Mark open P&L for the loss limit, then apply the signal rules to this bar's z."""
+        if self._saver.failing:
+            self._persist()  # keep retrying: entries stay blocked until a save works
         side = self._side()
         if side is not Side.FLAT:
             self._mark_open_pnl()
@@ -366,6 +390,9 @@ class ZScoreMeanReversion(Strategy):
         if self._holding(f"entry {side.name}"):
             return
         if self._entry_blocked_until_reset or self._has_working_orders():
+            return
+        if self._saver.failing:
+            self.log.warning(f"Entry {side.name} z={z:.3f} held (reduce-only): {self._saver.error}")
             return
         decision = self.breakers.entry_decision(self._now())
         if not decision.allowed:
@@ -483,6 +510,7 @@ class ZScoreMeanReversion(Strategy):
         if self._risk_leader is not None and self._risk_leader.breakers is not None:
             self.breakers = self._risk_leader.breakers
             self._store = self._risk_leader._store
+            self._saver = self._risk_leader._saver
             self._risk_leader.trips_from(self)
             self._arm_halt_alert()
             return
@@ -513,6 +541,7 @@ class ZScoreMeanReversion(Strategy):
         self.msgbus.subscribe(CONTROL_TOPIC, self._on_control_message)
         if self.config.state_dir is not None:
             self._control = ControlChannel(self.config.state_dir, self.trader_id.value)
+            self._journal = FillJournal(self.config.state_dir, self.trader_id.value)
             self._poll_control()
             if self.config.control_poll_secs is not None:
                 self.clock.set_timer(
@@ -523,10 +552,19 @@ class ZScoreMeanReversion(Strategy):
 
     def _poll_control(self) -> None:
         """Apply queued operator commands from the control folder, oldest first."""
-        for command in self._control.pending():
-            who = f"{command.reason} (by {command.issued_by})"
-            result = self.apply_command({"command": command.command, "reason": who})
-            self._control.complete(command, result)
+        try:
+            for command in self._control.pending():
+                who = f"{command.reason} (by {command.issued_by})"
+                result = self.apply_command(
+                    {
+                        "command": command.command,
+                        "reason": who,
+                        "reset_unreadable_state": command.reset_unreadable_state,
+                    }
+                )
+                self._control.complete(command, result)
+        except ControlChannelError as exc:
+            self.log.error(str(exc))
 
     def _on_control_message(self, message: dict) -> None:
         result = self.apply_command(message)
@@ -551,6 +589,8 @@ class ZScoreMeanReversion(Strategy):
                     f"halted: {reason}; no order while {hold}: the bracket at IB stays, the "
                     "position is flattened once IB has resynced"
                 )
+        elif command == "resume" and self._store is not None and self._store.unreadable:
+            result = self._resume_unreadable(reason, bool(message.get("reset_unreadable_state")))
         elif command == "resume":
             self.resume(reason)
             self.breakers.unpause(now, reason)
@@ -580,6 +620,24 @@ class ZScoreMeanReversion(Strategy):
         self.log.warning(f"Control command {command}: {result}")
         return result
 
+    def _resume_unreadable(self, reason: str, reset: bool) -> str:
+        """Resume over an unreadable state file only as an explicit reset (logged)."""
+        if not reset:
+            return (
+                f"not resumed: the risk state {self._store.path} is unreadable; inspect it, "
+                "then run `quant-scalper resume --reset-unreadable-state` to move it aside and "
+                "start from a fresh state (forgets today's P&L)"
+            )
+        kept = self._store.set_aside_unreadable(self._now())
+        self.log.warning(
+            f"RESET of the unreadable risk state: {self._store.path} moved to {kept}, starting "
+            f"from a fresh state ({reason}, at {self._now():%Y-%m-%d %H:%M:%S} UTC)",
+        )
+        self.resume(reason)
+        self.breakers.unpause(self._now(), reason)
+        self._persist()
+        return f"resumed after a reset: the unreadable state was moved to {kept}"
+
     def trips_from(self, follower: ZScoreMeanReversion) -> None:
         """Let a strategy sharing these breakers see the trips (for its report)."""
         follower.trips = self.trips
@@ -589,6 +647,7 @@ class ZScoreMeanReversion(Strategy):
         from_file: RiskState | None = None
         if self.config.state_dir is not None:
             self._store = RiskStateStore(self.config.state_dir, self.trader_id.value)
+            self._saver = StateSaver(self._store)
             try:
                 from_file = self._store.load()
             except RiskStateError as exc:
@@ -606,17 +665,24 @@ class ZScoreMeanReversion(Strategy):
         self.msgbus.publish(RISK_TRIP_TOPIC, trip)
 
     def _persist(self) -> None:
-        """Write the risk state file when it changed (temp file, fsync, rename)."""
-        if self.breakers is None or self._store is None:
+        """Write the risk state file when it changed; while that fails, reduce-only + alert."""
+        if self.breakers is None:
             return
-        if self.breakers.version == self._saved_version:
-            return
-        try:
-            self._store.save(self.breakers.state)
-        except (OSError, RiskStateError) as exc:
-            self.log.error(f"Could not write the risk state file {self._store.path}: {exc}")
-            return
-        self._saved_version = self.breakers.version
+        outcome = self._saver.save(self.breakers.state)
+        if outcome is SaveOutcome.FAILED:
+            self._alert(
+                f"{self._saver.error}. REDUCE-ONLY: no new entries until the risk state can "
+                "be saved (exits still work); retrying on every change and bar",
+            )
+        elif outcome is SaveOutcome.STILL_FAILING:
+            self.log.error(f"Still reduce-only: {self._saver.error}")
+        elif outcome is SaveOutcome.RECOVERED:
+            self._alert(f"risk state saved again to {self._store.path}: entries allowed again")
+
+    def _alert(self, reason: str) -> None:
+        """Log an error and publish it on the risk-trip topic (the Telegram actor sends it)."""
+        self.log.error(reason)
+        self.msgbus.publish(RISK_TRIP_TOPIC, Trip(self._now(), Rule.STATE_UNWRITABLE, reason))
 
     def _mark_open_pnl(self) -> None:
         open_pnl = self.portfolio.unrealized_pnl(self.config.instrument_id)
@@ -695,15 +761,63 @@ class ZScoreMeanReversion(Strategy):
         )
 
     def on_position_closed(self, event: PositionClosed) -> None:
-        """Record the trade with the breakers, cancel leftover children, halt if killed."""
+        """Book the trade with the breakers (once), cancel leftover children, halt if killed."""
         self._exit_pending = False
         self.cancel_all_orders(self.config.instrument_id)
-        now = self._now()
-        trips = self.breakers.record_closed_trade(now, event.realized_pnl.as_decimal())
+        position = self.cache.position(event.position_id)
         self.log.info(f"Closed {event.position_id}: realized {event.realized_pnl}")
-        self._act_on(trips)
+        if position is not None and position.is_closed:
+            self._book(closed_trade(position))
         if self.breakers.state.halted:
             self._request_trading_state("HALTED")
+
+    def _book_from_journal(self) -> None:
+        """At start: replay the day's executions (IB's, written by ``quant-scalper live`` before
+        the node started, and the flatten's) into round trips and book each one not booked yet:
+        a close made while the node was down reaches the risk state, once, with its real fees.
+        """
+        if self._journal is None:
+            return
+        symbol = self.config.instrument_id.symbol.value
+        day = self.breakers.schedule.trading_day(self._now())
+        fills = [
+            f
+            for f in self._journal.pending()
+            if f.symbol == symbol and self.breakers.schedule.trading_day(f.at) == day
+        ]
+        if not fills:
+            return
+        position = self.portfolio.net_position(self.config.instrument_id)
+        bookings, notes = round_trips(fills, position, self.instrument.multiplier.as_decimal())
+        for note in notes:
+            self.log.warning(f"Replaying {symbol} executions: {note}")
+        for booking in bookings:
+            twin = booked_as_inferred(booking, self.breakers.state.booked_trades)
+            if twin is not None and booking.key not in self.breakers.state.booked_trades:
+                self.log.info(f"Execution {booking.key} was booked live as {twin}: not again")
+                continue
+            self._book_one(booking, "while the node was down")
+        self._persist()
+
+    def _book(self, trade: ClosedTrade) -> None:
+        """Book a trade closed now (a no-op if its key was booked already), with the configured
+        fee for inferred fills and a flatten's real price and fee."""
+        journal = self._journal.pending() if self._journal is not None else []
+        external = match_external(trade, journal, self.breakers.state.booked_trades)
+        booking = booking_for(trade, self.config.fee_per_contract_usd, external)
+        self._book_one(booking, "now")
+
+    def _book_one(self, booking: Booking, when: str) -> None:
+        trips = self.breakers.book_closed_trade(
+            self._now(), booking.key, booking.closed_at, booking.pnl_net
+        )
+        if trips is None:
+            return
+        self.log.warning(
+            f"Booked trade {booking.key} closed {when} at {booking.closed_at:%Y-%m-%d %H:%M:%S} "
+            f"UTC: {booking.pnl_net} USD net" + "".join(f"; {n}" for n in booking.notes),
+        )
+        self._act_on(trips)
 
     def on_order_denied(self, event: OrderDenied) -> None:
         """Log the risk engine's reason; wait for a fresh signal instead of retrying."""

@@ -17,6 +17,8 @@ a running strategy could enter again after the flatten.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +33,7 @@ from ibapi.order import Order
 from ibapi.order_cancel import OrderCancel
 from ibapi.wrapper import EWrapper
 
+from quant_scalper.errors import QuantScalperError
 from quant_scalper.instruments import SPECS, parse_contract_symbol
 from quant_scalper.live.config import LiveSettings, mask_account
 from quant_scalper.live.errors import FlattenError
@@ -133,6 +136,25 @@ class _Session(EWrapper, EClient):
         self.statuses: dict[int, tuple[str, Decimal, float]] = {}
         self.errors: list[str] = []
         self.order_errors: dict[int, str] = {}
+        self.executions: dict[str, tuple[int, Contract, Any]] = {}  # execId -> order, execution
+        self.fees: dict[str, float] = {}  # execId -> commission and fees
+        self.executions_done = False
+
+    def execDetails(self, reqId: int, contract: Contract, execution: Any) -> None:
+        with self.lock:
+            self.executions[execution.execId] = (execution.orderId, contract, execution)
+            self.lock.notify_all()
+
+    def execDetailsEnd(self, reqId: int) -> None:
+        with self.lock:
+            self.executions_done = True
+            self.lock.notify_all()
+
+    def commissionAndFeesReport(self, commissionAndFeesReport: Any) -> None:
+        with self.lock:
+            report = commissionAndFeesReport
+            self.fees[report.execId] = float(report.commissionAndFees)
+            self.lock.notify_all()
 
     # -- wrapper callbacks (reader thread) ------------------------------------------------------
 
@@ -202,6 +224,16 @@ class _Session(EWrapper, EClient):
 
     # -- helpers (caller thread) ---------------------------------------------------------------
 
+    def close(self, reader: threading.Thread) -> None:
+        """Disconnect for good: shut the socket down first (a plain close while the reader
+        thread sits in recv() sends no FIN, and the gateway would keep the client id busy)."""
+        sock = getattr(self.conn, "socket", None) if self.conn is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self.disconnect()
+        reader.join(timeout=5)
+
     def wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Wait until ``predicate`` (read under the lock) holds; False on timeout."""
         with self.lock:
@@ -229,6 +261,28 @@ class _Session(EWrapper, EClient):
         self.cancelPositions()
         with self.lock:
             return {k: v for k, v in self.positions.items() if v[1] != 0}
+
+    def read_executions(self, root: str, timeout: float) -> dict[str, tuple[Contract, Any, float]]:
+        """The account's executions in futures of ``root`` IB still reports (the current day
+        for this client id), by execId, each with its commission and fees."""
+        from ibapi.execution import ExecutionFilter
+
+        with self.lock:
+            self.executions.clear()
+            self.executions_done = False
+        flt = ExecutionFilter()
+        flt.acctCode = self.account
+        flt.symbol = root
+        flt.secType = "FUT"
+        self.reqExecutions(9001, flt)
+        if not self.wait(lambda: self.executions_done, timeout):
+            raise FlattenError(f"the gateway did not list the executions within {timeout:g} s")
+        self.wait(lambda: all(e in self.fees for e in self.executions), min(timeout, 5.0))
+        with self.lock:
+            missing = [e for e in self.executions if e not in self.fees]
+            if missing:
+                raise FlattenError(f"no commission report for execution(s) {missing}")
+            return {e: (c, x, self.fees[e]) for e, (_, c, x) in self.executions.items()}
 
 
 def flatten_account(
@@ -294,6 +348,7 @@ def flatten_account(
             ),
             timeout,
         )
+        _journal_fills(settings, session, set(placed), timeout, report)
         for order_id, (symbol, action, qty) in placed.items():
             status, _, price = session.statuses.get(order_id, ("no answer", Decimal(0), 0.0))
             if order_id in session.order_errors:
@@ -313,8 +368,47 @@ def flatten_account(
         report.errors = list(session.errors)
         return report
     finally:
-        session.disconnect()
-        reader.join(timeout=5)
+        session.close(reader)
+
+
+def _journal_fills(
+    settings: LiveSettings,
+    session: _Session,
+    order_ids: set[int],
+    timeout: float,
+    report: FlattenReport,
+) -> None:
+    """Record the flatten's executions with their real fees in the node's fill journal, so a
+    running (or restarted) node books the close at the real price (see ``risk.fill_journal``)."""
+    from quant_scalper.live.executions import parse_ib_time
+    from quant_scalper.risk.bookkeeping import ExternalFill
+    from quant_scalper.risk.fill_journal import FillJournal
+
+    def ours() -> list[str]:
+        return [e for e, (oid, _, _) in session.executions.items() if oid in order_ids]
+
+    session.wait(lambda: all(e in session.fees for e in ours()), min(timeout, 5.0))
+    journal = FillJournal(settings.state_dir, settings.trader_id)
+    with session.lock:
+        found = [(e, session.executions[e], session.fees.get(e)) for e in ours()]
+    for exec_id, (_, contract, execution), fee in found:
+        if fee is None:
+            report.errors.append(f"no commission report for execution {exec_id}")
+            continue
+        try:
+            journal.record(
+                ExternalFill(
+                    exec_id=exec_id,
+                    symbol=contract.localSymbol or contract.symbol,
+                    buy=execution.side == "BOT",
+                    quantity=Decimal(str(execution.shares)),
+                    price=Decimal(str(execution.price)),
+                    commission=Decimal(str(fee)),
+                    at=parse_ib_time(execution.time),
+                )
+            )
+        except (OSError, QuantScalperError) as exc:
+            report.errors.append(f"execution {exec_id} not recorded for the risk state: {exc}")
 
 
 def _root(instrument_id: str) -> str:

@@ -109,8 +109,17 @@ def strategy_config(settings: LiveSettings, contract: LiveContract) -> dict[str,
     config["external_order_claims"] = [contract.instrument_id]
     config["control_poll_secs"] = settings.node.control_poll_secs
     config["resync_secs"] = resync_secs(settings)
+    config.setdefault("fee_per_contract_usd", default_fee_per_contract())
     config.setdefault("subscribe_quote_ticks", True)
     return config
+
+
+def default_fee_per_contract() -> str:
+    """The per-contract fee for fills Nautilus infers with no commission: the backtest venue's
+    ``commission_per_contract`` default (IB's MES fee), as a USD amount string."""
+    from quant_scalper.config import VenueSettings
+
+    return VenueSettings.commission_per_contract.split()[0]
 
 
 def resync_secs(settings: LiveSettings) -> int:
@@ -272,15 +281,18 @@ def build_node(settings: LiveSettings, contract: LiveContract) -> Any:
     node = TradingNode(config=build_node_config(settings, contract))
     node.add_data_client_factory(IB_CLIENT_KEY, InteractiveBrokersLiveDataClientFactory)
     node.add_exec_client_factory(IB_CLIENT_KEY, InteractiveBrokersLiveExecClientFactory)
-    with _watchdog(
-        settings.ib.build_timeout_secs,
-        f"the TWS API session with {settings.ib.host}:{settings.ib.port} did not start within "
-        f"{settings.ib.build_timeout_secs} s (client id {settings.ib.client_id} in use by "
-        "another session? read-only API? check the gateway's API log)",
-    ):
+    with _watchdog(settings.ib.build_timeout_secs, _session_timeout_message(settings)):
         node.build()
     install_trading_state_bridge(node.kernel.msgbus, node.kernel.risk_engine)
     return node
+
+
+def _session_timeout_message(settings: LiveSettings) -> str:
+    return (
+        f"the TWS API session with {settings.ib.host}:{settings.ib.port} did not start within "
+        f"{settings.ib.build_timeout_secs} s (client id {settings.ib.client_id} in use by "
+        "another session? read-only API? check the gateway's API log)"
+    )
 
 
 def run_live(
@@ -289,6 +301,12 @@ def run_live(
     echo: Callable[[str], None] = print,
 ) -> int:
     """Probe, build and run the node until SIGINT/SIGTERM; returns the exit code."""
+    from quant_scalper.risk.state_folder import UnsafeStateFolderError, check_state_folders
+
+    try:
+        check_state_folders(settings.state_dir, settings.trader_id)
+    except UnsafeStateFolderError as exc:
+        raise LiveRunError(f"refusing to start: {exc}") from exc
     lock = single_instance_lock(settings.state_dir / settings.trader_id / LOCK_FILE)
     try:
         return _run_locked(settings, contract, echo)
@@ -304,7 +322,13 @@ def single_instance_lock(path: Path) -> IO[str]:
     next client id. The kernel drops the lock when the process dies, even by SIGKILL.
     """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the process lifetime
+    try:  # never through a planted symlink
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise LiveRunError(
+            f"cannot open the lock file {path} ({exc}): a symlink there is refused; delete it"
+        ) from exc
+    handle = open(fd, "r+", encoding="utf-8")  # noqa: SIM115 - held for the process lifetime
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
@@ -335,6 +359,10 @@ def _run_locked(
         f"client id {ib.client_id}; trading {contract.instrument_id} "
         f"(expires {contract.expiry}) on {contract.bar_type}; trader {settings.trader_id}"
     )
+    from quant_scalper.live.executions import journal_ib_executions
+
+    with _watchdog(settings.ib.build_timeout_secs, _session_timeout_message(settings)):
+        journal_ib_executions(settings, contract, echo, timeout=settings.ib.build_timeout_secs + 5)
     try:
         node = build_node(settings, contract)
     except Exception as exc:  # Nautilus raises bare exceptions from its builders

@@ -8,7 +8,6 @@ TWS shows (Portfolio, Orders) when in doubt; README.md "Live trading" lists what
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,12 @@ from typing import Any
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.config import ActorConfig
 from nautilus_trader.model.data import Bar, BarType
+
+from quant_scalper.risk.state_folder import (
+    UnsafeStateFolderError,
+    ensure_private_dir,
+    write_file_atomic,
+)
 
 STATUS_FILE = "status.json"
 
@@ -52,7 +57,7 @@ class NodeStatus(Actor):
     def on_start(self) -> None:
         """Create the folder, subscribe the bars (if any) and start the timer."""
         self._path = Path(self.config.state_dir) / self.trader_id.value / STATUS_FILE
-        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_private_dir(self._path.parent, root=Path(self.config.state_dir))
         if self.config.bar_type:
             self.subscribe_bars(BarType.from_str(self.config.bar_type))
         self.clock.set_timer(
@@ -76,11 +81,10 @@ class NodeStatus(Actor):
         if self._path is None:
             return
         payload = self.snapshot(running)
-        tmp = self._path.with_suffix(".tmp")
-        try:
-            tmp.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-            os.replace(tmp, self._path)
-        except OSError as exc:
+        data = (json.dumps(payload, indent=1) + "\n").encode("utf-8")
+        try:  # exclusive random temp file, no symlink followed (see risk.state_folder)
+            write_file_atomic(self._path, data, durable=False)
+        except (OSError, UnsafeStateFolderError) as exc:
             self.log.error(f"Could not write the status file {self._path}: {exc}")
 
     def snapshot(self, running: bool = True) -> dict[str, Any]:

@@ -38,6 +38,10 @@ MAX_TRIPS_KEPT = 500
 """How many trips ``RiskState.trips`` keeps (the newest); use ``on_trip`` to collect them all."""
 
 
+MAX_BOOKED_KEPT = 1000
+"""How many booked-trade keys ``RiskState.booked_trades`` keeps (per trading day)."""
+
+
 class Rule(StrEnum):
     """The name of the rule behind a trip or a blocked entry (stable: used in reports and JSON)."""
 
@@ -49,6 +53,7 @@ class Rule(StrEnum):
     RESUME = "resume"
     DAY_ROLL = "day_roll"
     MANUAL_PAUSE = "manual_pause"
+    STATE_UNWRITABLE = "state_unwritable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +162,9 @@ class RiskState:
     halted_at: datetime | None = None
     trips: list[Trip] = field(default_factory=list)
     version: int = 0
+    booked_trades: list[str] = field(default_factory=list)
+    """Keys of the trading day's trades booked with ``book_closed_trade`` (one per position
+    cycle), so a trade seen again after a restart (reconciliation, cache reload) counts once."""
 
     @property
     def daily_pnl(self) -> Decimal:
@@ -267,6 +275,7 @@ class CircuitBreakers:
         state.trades_today = 0
         state.daily_limit_hit = False
         state.daily_limit_hit_at = None
+        state.booked_trades = []
         return self._record(now, Rule.DAY_ROLL, reason)
 
     # -- questions -----------------------------------------------------------------------------
@@ -409,6 +418,34 @@ class CircuitBreakers:
                 ),
             )
         trips.extend(self._check_daily_limit(now))
+        return trips
+
+    def book_closed_trade(
+        self,
+        now: datetime,
+        key: str,
+        closed_at: datetime,
+        pnl_net: Decimal,
+        open_pnl: Decimal = Decimal(0),
+    ) -> list[Trip] | None:
+        """Book a closed trade once: like ``record_closed_trade``, keyed by ``key``.
+
+        Returns None (nothing booked) when ``key`` was booked already today, or when the trade
+        closed in an earlier trading day than ``now``'s (that day's limits are over). Use it for
+        every close, live or found at a restart, so replays never count a trade twice.
+        """
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"a booked trade needs a non-empty key, got {key!r}")
+        now = _utc(now)
+        trips = self._roll_trips(now)
+        if key in self._state.booked_trades:
+            return None
+        if self._schedule.trading_day(_utc(closed_at, "closed_at")) < self._state.trading_day:
+            return None
+        trips.extend(self.record_closed_trade(now, pnl_net, open_pnl))
+        booked = self._state.booked_trades
+        booked.append(key)
+        del booked[:-MAX_BOOKED_KEPT]
         return trips
 
     def kill(self, now: datetime, reason: str) -> Trip:

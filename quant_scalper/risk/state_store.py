@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -21,9 +20,19 @@ from typing import Any
 
 from quant_scalper.errors import QuantScalperError
 from quant_scalper.risk.breakers import MAX_TRIPS_KEPT, RiskState, Rule, Trip
+from quant_scalper.risk.state_folder import (
+    UnsafeStateFolderError,
+    ensure_private_dir,
+    fsync_dir,
+    read_file,
+    write_file_atomic,
+)
 
-RISK_STATE_SCHEMA_VERSION = 1
-"""The JSON layout version written by this code; bump it on any incompatible change."""
+RISK_STATE_SCHEMA_VERSION = 2
+"""The JSON layout version written by this code; bump it on any incompatible change.
+Version 1 (no ``booked_trades``) is still read."""
+
+_READABLE_VERSIONS = (1, 2)
 
 RISK_STATE_KEY = "risk_state"
 """The key for the risk state in the Nautilus ``on_save``/``on_load`` dict."""
@@ -45,6 +54,10 @@ class RiskStateError(QuantScalperError):
 
 class CorruptRiskStateError(RiskStateError):
     """The risk state is not valid JSON, or a field is missing, unknown or of the wrong type."""
+
+
+class UnsafeRiskStateError(RiskStateError):
+    """The state folder is not private to the node's user, or the state file is a symlink."""
 
 
 class UnknownRiskStateVersionError(RiskStateError):
@@ -78,6 +91,7 @@ def risk_state_to_bytes(state: RiskState) -> bytes:
             {"at": _dt_to_json(trip.at), "rule": trip.rule.value, "reason": trip.reason}
             for trip in state.trips
         ],
+        "booked_trades": list(state.booked_trades),
     }
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
@@ -188,6 +202,7 @@ _FIELDS = frozenset(
         "halt_reason",
         "halted_at",
         "trips",
+        "booked_trades",
     },
 )
 
@@ -208,15 +223,20 @@ def risk_state_from_bytes(data: bytes, *, source: str = "bytes") -> RiskState:
     if not isinstance(document, dict):
         raise reader.fail(f"expected a JSON object, got {type(document).__name__}")
     schema_version = reader.field(document, "schema_version")
-    if schema_version != RISK_STATE_SCHEMA_VERSION or isinstance(schema_version, bool):
+    if schema_version not in _READABLE_VERSIONS or isinstance(schema_version, bool):
         raise UnknownRiskStateVersionError(
             f"risk state {source} has schema_version {schema_version!r}, this quant-scalper "
-            f"reads version {RISK_STATE_SCHEMA_VERSION} only: run the quant-scalper version "
+            f"reads versions {_READABLE_VERSIONS} only: run the quant-scalper version "
             f"that wrote it, or migrate the file by hand. {_WHAT_TO_DO}",
         )
     unknown = set(document) - _FIELDS
+    if schema_version == 1:
+        unknown |= set(document) & {"booked_trades"}
     if unknown:
         raise reader.fail(f"unknown fields {sorted(unknown)}")
+    booked = [] if schema_version == 1 else reader.field(document, "booked_trades")
+    if not isinstance(booked, list) or not all(isinstance(k, str) and k for k in booked):
+        raise reader.fail("field 'booked_trades' must be a list of non-empty strings")
     trips_raw = reader.field(document, "trips")
     if not isinstance(trips_raw, list):
         raise reader.fail(f"field 'trips' must be a list, got {type(trips_raw).__name__}")
@@ -238,6 +258,7 @@ def risk_state_from_bytes(data: bytes, *, source: str = "bytes") -> RiskState:
         halted_at=reader.datetime_or_none(document, "halted_at"),
         trips=[reader.trip(raw, i) for i, raw in enumerate(trips_raw)][-MAX_TRIPS_KEPT:],
         version=reader.int_(document, "version"),
+        booked_trades=booked,
     )
 
 
@@ -253,25 +274,16 @@ def _check_id(value: str, name: str) -> str:
     return value
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (POSIX; a no-op where directories can't be opened)."""
-    if os.name == "nt":  # pragma: no cover - Windows cannot fsync a directory
-        return
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class RiskStateStore:
     """The risk state file of one trader (and optionally one strategy), written atomically.
 
     Path: ``<state_dir>/<trader_id>/risk_state.json``, or
     ``<state_dir>/<trader_id>/<strategy_id>/risk_state.json`` when ``strategy_id`` is given
     (use it when several strategies run under one trader id: one writer per file). ``save``
-    writes a temp file in the same folder, fsyncs it, ``os.replace``s it over the old file and
-    fsyncs the folder, so a crash leaves either the old or the new file, never half of one.
+    writes an exclusively created temp file in the same folder, fsyncs it, ``os.replace``s it
+    over the old file and fsyncs the folder, so a crash leaves either the old or the new file,
+    never half of one. The folders must be private (see ``state_folder``); a symlink as the
+    file is refused, never followed.
     """
 
     def __init__(
@@ -283,6 +295,7 @@ class RiskStateStore:
         folder = Path(state_dir) / _check_id(trader_id, "trader_id")
         if strategy_id is not None:
             folder = folder / _check_id(strategy_id, "strategy_id")
+        self._root = Path(state_dir)
         self._folder = folder
         self._path = folder / RISK_STATE_FILE_NAME
         self._unreadable = False
@@ -296,13 +309,18 @@ class RiskStateStore:
         """The saved state, or None when there is no file yet (a first start).
 
         Raises CorruptRiskStateError / UnknownRiskStateVersionError (with the path and what to
-        do) when the file cannot be used; ``save`` then refuses to overwrite it.
+        do) when the file cannot be used, UnsafeRiskStateError when the folder is not private
+        to this user or the file is a symlink; ``save`` then refuses to overwrite it.
         """
         try:
-            data = self._path.read_bytes()
+            ensure_private_dir(self._folder, root=self._root)
+            data, _ = read_file(self._path)
         except FileNotFoundError:
             self._unreadable = False
             return None
+        except UnsafeStateFolderError as exc:
+            self._unreadable = True
+            raise UnsafeRiskStateError(f"{exc}. {_WHAT_TO_DO}") from exc
         except OSError as exc:
             self._unreadable = True
             raise CorruptRiskStateError(
@@ -316,46 +334,41 @@ class RiskStateStore:
         self._unreadable = False
         return state
 
+    @property
+    def unreadable(self) -> bool:
+        """True while the last ``load`` found the file unusable (``save`` refuses)."""
+        return self._unreadable
+
     def save(self, state: RiskState) -> None:
         """Atomically replace the file with ``state`` (creating the folders if needed).
 
         Refuses (RiskStateError) while the last ``load`` found the file unreadable, so the
-        evidence is not overwritten; see ``set_aside_unreadable``.
+        evidence is not overwritten; see ``set_aside_unreadable``. Raises OSError when the
+        folder cannot be written (read-only, full, immutable) and UnsafeRiskStateError when it
+        is not private or the file is a symlink.
         """
         if self._unreadable:
             raise RiskStateError(
                 f"refusing to overwrite the unreadable risk state {self._path}: fix or restore "
-                "it and call load() again, or call set_aside_unreadable() to keep it under "
-                "another name and start writing a new one",
+                "it and restart, or run `quant-scalper resume --reset-unreadable-state` to keep "
+                "it under another name and start a new one",
             )
         data = risk_state_to_bytes(state)
-        self._folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{RISK_STATE_FILE_NAME}.",
-            suffix=".tmp",
-            dir=self._folder,
-        )
-        tmp_path = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as tmp:
-                tmp.write(data)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            os.replace(tmp_path, self._path)
-        except BaseException:
-            tmp_path.unlink(missing_ok=True)
-            raise
-        _fsync_dir(self._folder)
+            ensure_private_dir(self._folder, root=self._root)
+            write_file_atomic(self._path, data)
+        except UnsafeStateFolderError as exc:
+            raise UnsafeRiskStateError(str(exc)) from exc
 
     def set_aside_unreadable(self, now: datetime | None = None) -> Path:
-        """Rename an unreadable state file to ``risk_state.json.unreadable-<UTC time>`` (kept
+        """Rename the state file (or symlink) to ``risk_state.json.unreadable-<UTC time>`` (kept
         for inspection) and allow ``save`` again. A deliberate operator action: the next save
         starts from whatever state the caller passes, so keep the node halted.
         """
         stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         target = self._path.with_name(f"{RISK_STATE_FILE_NAME}.unreadable-{stamp}")
-        if self._path.exists():
+        if os.path.lexists(self._path):
             os.replace(self._path, target)
-            _fsync_dir(self._folder)
+            fsync_dir(self._folder)
         self._unreadable = False
         return target

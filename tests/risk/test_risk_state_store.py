@@ -47,6 +47,7 @@ def full_state() -> RiskState:
             Trip(NOW, Rule.KILL_SWITCH, "kill switch on: manual stop — ünïcode"),
         ],
         version=42,
+        booked_trades=["MESZ6.CME-ZScore-000:O-1:O-3"],
     )
 
 
@@ -56,7 +57,7 @@ def test_bytes_round_trip_and_layout() -> None:
     assert risk_state_from_bytes(data) == state
     document = json.loads(data)
     assert next(iter(document)) == "schema_version"
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == 2
     assert document["realized_pnl"] == "-123.45"  # Decimal as string
     assert document["paused_until"] == "2024-03-11T15:30:00+00:00"  # ISO-8601 with offset
     assert document["trips"][0]["rule"] == "daily_loss_limit"
@@ -156,7 +157,15 @@ def test_corrupt_files_raise_with_the_path(tmp_path: Path, data: bytes, problem:
     assert isinstance(info.value, QuantScalperError)
 
 
-@pytest.mark.parametrize("version", [2, 0, "1", True, None])
+def test_schema_version_1_is_read_with_no_booked_trades() -> None:
+    document = json.loads(risk_state_to_bytes(full_state()))
+    document["schema_version"] = 1
+    del document["booked_trades"]
+    state = risk_state_from_bytes(json.dumps(document).encode())
+    assert state.booked_trades == [] and state.realized_pnl == full_state().realized_pnl
+
+
+@pytest.mark.parametrize("version", [3, 0, "1", True, None])
 def test_unknown_schema_version_raises_with_the_path(tmp_path: Path, version: object) -> None:
     store = RiskStateStore(tmp_path, "TRADER-001")
     store.path.parent.mkdir(parents=True)

@@ -1,0 +1,88 @@
+"""Before the node starts: the day's executions IB reports, into the fill journal.
+
+Nautilus 1.231's IB adapter reports only open orders at reconciliation, so the fills of an
+order that completed while the node was down (a stop that filled) are dropped when no cache
+database holds the order: the loss would never reach the risk state. ``quant-scalper live``
+therefore reads IB's executions of the traded contract with the node's own client id (IB shows
+a client the executions of its own orders) before building the node, and writes them to
+``<state_dir>/<trader_id>/fills/``; the strategy replays them at start (``risk.bookkeeping``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from quant_scalper.errors import QuantScalperError
+from quant_scalper.live.config import LiveSettings
+from quant_scalper.live.contract import LiveContract
+from quant_scalper.live.errors import LiveRunError
+from quant_scalper.risk.bookkeeping import ExternalFill
+from quant_scalper.risk.fill_journal import FillJournal
+
+
+def parse_ib_time(text: str) -> datetime:
+    """IB's execution time (``20250301 14:31:05 US/Eastern`` or ``20250301-14:31:05`` UTC)."""
+    if " " in text.strip():
+        stamp, _, zone = text.strip().rpartition(" ")
+        if ":" not in zone:  # "20250301 14:31:05 UTC"
+            try:
+                tz = ZoneInfo("UTC" if zone in ("Universal", "GMT") else zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone in IB time {text!r}") from None
+        else:  # no zone: "20250301 14:31:05" is UTC
+            stamp, tz = text.strip(), ZoneInfo("UTC")
+    else:
+        stamp, tz = text.strip().replace("-", " ", 1), ZoneInfo("UTC")
+    return datetime.strptime(stamp, "%Y%m%d %H:%M:%S").replace(tzinfo=tz).astimezone(UTC)
+
+
+def journal_ib_executions(
+    settings: LiveSettings,
+    contract: LiveContract,
+    echo: Callable[[str], None] = print,
+    timeout: float = 15.0,
+) -> int:
+    """Write IB's executions of ``contract`` (node's client id) to the fill journal; returns
+    how many. Raises LiveRunError when IB cannot list them (the node must not start blind)."""
+    from quant_scalper.live.flatten import _Session
+
+    ib = settings.ib
+    local_symbol = contract.instrument_id.split(".")[0]
+    session = _Session(ib.account_id)
+    session.connect(ib.host, ib.port, ib.client_id)
+    reader = threading.Thread(target=session.run, name="executions-ibapi", daemon=True)
+    reader.start()
+    try:
+        if not session.wait(lambda: session.next_id is not None, timeout):
+            raise LiveRunError(
+                f"no API session with {ib.host}:{ib.port} as client id {ib.client_id} within "
+                f"{timeout:g} s to read the day's executions: is that client id in use?"
+            )
+        executions = session.read_executions(contract.root, timeout)
+    except QuantScalperError as exc:
+        raise LiveRunError(f"cannot read IB's executions before starting: {exc}") from exc
+    finally:
+        session.close(reader)
+    journal = FillJournal(settings.state_dir, settings.trader_id)
+    count = 0
+    for exec_id, (ib_contract, execution, fee) in executions.items():
+        if (ib_contract.localSymbol or ib_contract.symbol) != local_symbol:
+            continue
+        journal.record(
+            ExternalFill(
+                exec_id=exec_id,
+                symbol=local_symbol,
+                buy=execution.side == "BOT",
+                quantity=Decimal(str(execution.shares)),
+                price=Decimal(str(execution.price)),
+                commission=Decimal(str(fee)),
+                at=parse_ib_time(execution.time),
+            )
+        )
+        count += 1
+    echo(f"quant-scalper live: {count} execution(s) of {local_symbol} today at IB, journaled")
+    return count
