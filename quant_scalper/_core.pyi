@@ -59,8 +59,8 @@ def zscore(values: npt.ArrayLike, window: int) -> npt.NDArray[np.float64]:
 def prescreen(
     bar_ts: npt.NDArray[np.int64],
     close: npt.NDArray[np.float64],
-    bar_day: npt.NDArray[np.uint32],
-    n_days: int,
+    day_open_ns: npt.NDArray[np.int64],
+    max_gap_ns: int,
     quote_ts: npt.NDArray[np.int64],
     bid: npt.NDArray[np.float64],
     ask: npt.NDArray[np.float64],
@@ -91,14 +91,17 @@ def prescreen(
     each; max_holding_ns <= 0 and daily_loss_limit inf switch those off), sharing the z-scores
     of equal windows, on ``threads`` threads (0: all cores) without the GIL. Returns
     per-point arrays: trades, winners, net_pnl, gross_profit, gross_loss, fees,
-    max_drawdown_usd, max_drawdown_pct, sharpe_ratio, stops, ambiguous_bars, open_at_end.
-    Bad input raises ValueError. See ``quant_scalper.research.prescreen``."""
+    max_drawdown_usd, max_drawdown_pct, stops, ambiguous_bars, open_at_end, and daily_pnl, a
+    (points x statistics days) array of P&L per day booked on the last ``day_open_ns`` at or
+    before each exit (the Sharpe ratio is computed from it in Python). A gap between bars
+    longer than ``max_gap_ns`` (0: off) restarts the z-score's warm-up. Bad input raises
+    ValueError. See ``quant_scalper.research.prescreen``."""
 
 def prescreen_trades(
     bar_ts: npt.NDArray[np.int64],
     close: npt.NDArray[np.float64],
-    bar_day: npt.NDArray[np.uint32],
-    n_days: int,
+    day_open_ns: npt.NDArray[np.int64],
+    max_gap_ns: int,
     quote_ts: npt.NDArray[np.int64],
     bid: npt.NDArray[np.float64],
     ask: npt.NDArray[np.float64],
@@ -126,5 +129,5 @@ def prescreen_trades(
 ) -> dict[str, object]:
     """Every closed trade of one point: arrays side, entry_ts, entry_price, exit_ts,
     exit_price, pnl, a list reason (signal|stop|target|max_holding|roll|daily_limit|
-    session), and the counts
-    ambiguous_bars and open_at_end."""
+    session), the counts
+    ambiguous_bars and open_at_end, and daily_pnl (P&L per statistics day)."""

@@ -34,6 +34,7 @@ STRATEGY_KEYS = (
     "window",
     "entry_z",
     "exit_z",
+    "max_bar_gap_minutes",
     "trade_size",
     "stop_loss_usd_per_contract",
     "take_profit_usd_per_contract",
@@ -54,7 +55,7 @@ class VenueSettings:
     oms_type: str = "NETTING"
     account_type: str = "MARGIN"
     base_currency: str = "USD"
-    starting_balance: str = "100000 USD"
+    starting_balance: str = "5000 USD"  # the account size for one MES contract (README)
     commission_per_contract: str = "0.62 USD"
 
     def __post_init__(self) -> None:
@@ -97,6 +98,9 @@ class BacktestSettings:
     progress: bool = True
     write_tearsheet: bool = True
     log_level: str = "ERROR"
+    # Not a YAML key: the walk-forward sets it so a position open at a test window's last bar
+    # closes there (as at a contract roll) instead of being dropped.
+    flatten_at_end: bool = False
 
     def replace(self, **changes: Any) -> BacktestSettings:
         """Return a copy with some fields changed (used by sweeps and tests)."""
@@ -255,6 +259,12 @@ def validate_strategy_values(strategy: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"strategy.entry_z ({entry_z}) must be greater than strategy.exit_z ({exit_z}): "
             "otherwise a position would close on the bar that opened it",
+        )
+    gap = strategy.get("max_bar_gap_minutes", 10)
+    if gap is not None and (not isinstance(gap, int) or isinstance(gap, bool) or gap < 1):
+        raise ConfigError(
+            f"strategy.max_bar_gap_minutes must be a whole number of minutes >= 1 or null "
+            f"(off), was {gap!r}"
         )
     cap = check_int(
         "strategy.max_position_contracts",

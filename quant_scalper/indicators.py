@@ -6,6 +6,7 @@ from nautilus_trader.indicators import Indicator
 from nautilus_trader.model.data import Bar, QuoteTick, TradeTick
 from nautilus_trader.model.enums import PriceType
 
+from quant_scalper.signals import gap_restarts
 from quant_scalper.zscore import RollingZScore
 
 
@@ -15,14 +16,19 @@ class ZScore(Indicator):
     ``value`` is ``z = (x_t - mean) / std`` over the last ``window`` inputs including ``x_t``,
     std with ddof=1 (pandas ``rolling(window).std()``); 0.0 for a flat window, and ``None``
     until ``window`` inputs have been seen (``initialized`` turns True then).
-    Register it with ``Strategy.register_indicator_for_bars``.
+    Register it with ``Strategy.register_indicator_for_bars``. With ``max_gap_minutes``, a
+    bar arriving more than that after the previous one restarts the warm-up
+    (``signals.gap_restarts``); ``gap_restarts`` counts how often.
     """
 
-    def __init__(self, window: int) -> None:
-        super().__init__(params=[window])
+    def __init__(self, window: int, max_gap_minutes: int | None = None) -> None:
+        super().__init__(params=[window, max_gap_minutes])
         self.window = window
+        self.max_gap_minutes = max_gap_minutes
         self._core = RollingZScore(window)
         self.value: float | None = None
+        self.gap_restarts = 0
+        self._last_bar_ns: int | None = None
 
     @property
     def mean(self) -> float | None:
@@ -40,7 +46,12 @@ class ZScore(Indicator):
         return self._core.count
 
     def handle_bar(self, bar: Bar) -> None:
-        """Update from a bar's close."""
+        """Update from a bar's close, first restarting the window after a long gap."""
+        if gap_restarts(self._last_bar_ns, bar.ts_event, self.max_gap_minutes):
+            self._core.reset()
+            self.value = None
+            self.gap_restarts += 1
+        self._last_bar_ns = bar.ts_event
         self.update_raw(bar.close.as_double())
 
     def handle_quote_tick(self, tick: QuoteTick) -> None:
@@ -63,3 +74,4 @@ class ZScore(Indicator):
     def _reset(self) -> None:
         self._core.reset()
         self.value = None
+        self._last_bar_ns = None

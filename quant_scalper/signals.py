@@ -11,6 +11,14 @@ The rules, for a z-score ``z`` of the latest close and the current position:
   order handling simple and safe.
 - anything else: hold. A position that keeps stretching further against us is left to the
   bracket's stop loss.
+
+The gap rule: a gap between consecutive bars longer than ``max_bar_gap_minutes`` (default
+``DEFAULT_MAX_BAR_GAP_MINUTES`` = 10) restarts the z-score's warm-up at the bar after it. A
+window spanning a halt, a weekend or a feed outage compares prices across the gap: the first
+bar after it scores |z| near the largest the window allows, a stale window, not a signal. The
+default sits between the longest quiet stretch inside a session in the bundled data (4 minutes
+without a trade) and its shortest halt (the 15-minute 15:15-15:30 break, a 16-minute bar gap),
+so every halt restarts the window and thin overnight minutes do not.
 """
 
 from __future__ import annotations
@@ -19,6 +27,16 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
+
+DEFAULT_MAX_BAR_GAP_MINUTES = 10
+NS_PER_MINUTE = 60_000_000_000
+
+
+def gap_restarts(previous_ns: int | None, current_ns: int, max_gap_minutes: int | None) -> bool:
+    """True when the time from the previous bar to this one exceeds the gap limit (None: off)."""
+    if previous_ns is None or max_gap_minutes is None:
+        return False
+    return current_ns - previous_ns > max_gap_minutes * NS_PER_MINUTE
 
 
 class Side(Enum):

@@ -51,7 +51,13 @@ from quant_scalper.risk.bookkeeping import (
 from quant_scalper.risk.connection_guard import ConnectionGuard, Link
 from quant_scalper.risk.fill_journal import FillJournal
 from quant_scalper.risk.persistence import SaveOutcome, StateSaver
-from quant_scalper.signals import Action, Side, SignalRules, usd_to_points
+from quant_scalper.signals import (
+    DEFAULT_MAX_BAR_GAP_MINUTES,
+    Action,
+    Side,
+    SignalRules,
+    usd_to_points,
+)
 from quant_scalper.topics import (
     CONNECTION_TOPIC,
     CONTROL_RESULT_TOPIC,
@@ -78,6 +84,9 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
         Enter when flat and |z| >= entry_z (short above, long below the mean).
     exit_z : float, default 0.5
         Close when |z| <= exit_z; must be smaller than ``entry_z``.
+    max_bar_gap_minutes : int or None, default 10
+        A gap between bars longer than this restarts the z-score's warm-up (a halt, weekend
+        or feed outage; see ``quant_scalper.signals``). None disables the rule.
     trade_size : int, default 1
         Contracts per entry; at most ``max_position_contracts``.
     max_position_contracts : int, default 2
@@ -146,6 +155,7 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
     window: PositiveInt = 20
     entry_z: float = 2.0
     exit_z: float = 0.5
+    max_bar_gap_minutes: PositiveInt | None = DEFAULT_MAX_BAR_GAP_MINUTES
     trade_size: PositiveInt = 1
     max_position_contracts: PositiveInt = DEFAULT_MAX_POSITION_CONTRACTS
     stop_loss_usd_per_contract: Decimal = Decimal(200)
@@ -235,7 +245,7 @@ class ZScoreMeanReversion(Strategy):
     def __init__(self, config: ZScoreMeanReversionConfig) -> None:
         super().__init__(config)
         self.rules = SignalRules(entry_z=config.entry_z, exit_z=config.exit_z)
-        self.zscore = ZScore(config.window)
+        self.zscore = ZScore(config.window, config.max_bar_gap_minutes)
         self.instrument: Instrument | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # live: clock callbacks hop here
         self.breakers: CircuitBreakers | None = None

@@ -64,3 +64,15 @@ def test_usd_to_points(usd: str, multiplier: str, points: str) -> None:
 def test_usd_to_points_rejects_non_positive() -> None:
     with pytest.raises(ValueError, match="must be > 0"):
         usd_to_points(Decimal(0), Decimal(5), Decimal("0.25"))
+
+
+def test_gap_rule_restarts_only_after_a_gap_longer_than_the_limit() -> None:
+    from quant_scalper.signals import DEFAULT_MAX_BAR_GAP_MINUTES, NS_PER_MINUTE, gap_restarts
+
+    assert DEFAULT_MAX_BAR_GAP_MINUTES == 10
+    t = 1_000 * NS_PER_MINUTE
+    assert not gap_restarts(None, t, 10)  # the first bar
+    assert not gap_restarts(t, t + 10 * NS_PER_MINUTE, 10)  # exactly the limit
+    assert gap_restarts(t, t + 10 * NS_PER_MINUTE + 1, 10)
+    assert gap_restarts(t, t + 16 * NS_PER_MINUTE, 10)  # the 15:15-15:30 break
+    assert not gap_restarts(t, t + 10**6 * NS_PER_MINUTE, None)  # off

@@ -202,3 +202,26 @@ def test_max_position_contracts_caps_trade_size_and_entries() -> None:
     assert engine.cache.positions_open_count() == 1  # long 1 from the entry on the last bar
     assert not strategy._within_position_limit(OrderSide.BUY)  # 1 + 1 > 1: not submitted
     assert strategy._within_position_limit(OrderSide.SELL)
+
+
+def test_a_gap_longer_than_the_limit_restarts_the_warm_up() -> None:
+    """The 3990 close after 20 minutes without bars is the first of a fresh window: no entry.
+    Without the rule (or with a limit above the gap) the stale window enters long there."""
+    from datetime import timedelta
+
+    from tests.engine_support import T0
+
+    closes = [*CALM, 3990.0, 3991.0, 3994.0, 3999.0, 4000.0, 4000.0]
+    times = [T0 + timedelta(minutes=i + 1 + (20 if i >= 10 else 0)) for i in range(len(closes))]
+    candles = [flat_candle(c) for c in closes]
+
+    def entries(**config) -> int:
+        engine = build_engine(candles, window=WINDOW, times=times, **config)
+        engine.run()
+        return sum(1 for o in engine.cache.orders() if o.order_type == OrderType.MARKET)
+
+    assert entries() == 0  # default: 10 minutes
+    strategy = next(iter(build_engine(candles, window=WINDOW, times=times).trader.strategies()))
+    assert strategy.zscore.max_gap_minutes == 10
+    assert entries(max_bar_gap_minutes=None) == 2  # the stale entry and its exit
+    assert entries(max_bar_gap_minutes=30) == 2

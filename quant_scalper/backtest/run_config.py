@@ -107,7 +107,9 @@ def build_run_config(
         ImportableStrategyConfig(
             strategy_path=STRATEGY_PATH,
             config_path=STRATEGY_CONFIG_PATH,
-            config=_strategy_config(settings, contract, rolls=i < len(contracts) - 1),
+            config=_strategy_config(
+                settings, contract, rolls=i < len(contracts) - 1 or settings.flatten_at_end
+            ),
         )
         for i, contract in enumerate(contracts)
     ]

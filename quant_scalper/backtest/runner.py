@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from nautilus_trader.analysis import MaxDrawdown
 from nautilus_trader.backtest.engine import BacktestEngine
 from nautilus_trader.backtest.node import BacktestNode
 from nautilus_trader.backtest.results import BacktestResult
@@ -17,26 +16,42 @@ from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.position import Position
 
 from quant_scalper.analysis.metrics import ClosedTrade, TradeSummary, summarize_trades
+from quant_scalper.analysis.stats import (
+    PerformanceStats,
+    TradingCalendar,
+    compute_stats,
+    daily_returns,
+    format_duration,
+)
 from quant_scalper.backtest.run_config import TradedContract, build_run_config, resolve_contracts
 from quant_scalper.config import BacktestSettings
 from quant_scalper.errors import BacktestError
-from quant_scalper.risk import Trip
+from quant_scalper.risk import Rule, Trip
 from quant_scalper.strategy import ZScoreMeanReversion
 from quant_scalper.trading_state import install_trading_state_bridge
 
 
 @dataclass
 class BacktestOutcome:
-    """What one backtest produced: trades, summary, Nautilus's statistics and file paths."""
+    """What one backtest produced: trades, their statistics, risk events and file paths.
+
+    ``stats`` (``analysis.stats``, per CME trading day with data) holds every figure the
+    report prints; ``nautilus_pnl`` keeps Nautilus's own trade P&L statistics for reference
+    (its returns statistics resample to calendar days and are not used). ``trips`` are the
+    circuit-breaker trips, ``day_rolls`` the trading-day rolls the breakers logged.
+    """
 
     settings: BacktestSettings
     contracts: list[TradedContract]
     trades: list[ClosedTrade]
     open_positions: list[str]
     summary: TradeSummary
-    nautilus_stats: dict[str, Any]
+    stats: PerformanceStats
+    calendar: TradingCalendar
+    nautilus_pnl: dict[str, Any]
     bars_processed: int
     trips: list[Trip] = field(default_factory=list)
+    day_rolls: list[Trip] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -84,6 +99,8 @@ def _collect(
     engine: BacktestEngine,
     result: BacktestResult,
 ) -> BacktestOutcome:
+    from quant_scalper.research.data import catalog_calendar
+
     positions = engine.cache.positions()
     # A NETTING position id is reused when the book reopens: earlier round trips live on as
     # snapshots, so every closed round trip is a snapshot or a closed current position.
@@ -95,20 +112,25 @@ def _collect(
         if p.is_open
     ]
     starting = Decimal(settings.venue.starting_balance.split()[0])
-    trips: list[Trip] = []
+    events: list[Trip] = []
     for strategy in engine.trader.strategies():
         for trip in getattr(strategy, "trips", []):
-            if trip not in trips:
-                trips.append(trip)
+            if trip not in events:
+                events.append(trip)
+    events.sort(key=lambda t: t.at)
+    calendar = catalog_calendar(settings)
     return BacktestOutcome(
         settings=settings,
         contracts=contracts,
         trades=trades,
         open_positions=open_positions,
         summary=summarize_trades(trades, starting),
-        nautilus_stats=_nautilus_stats(engine, result),
+        stats=compute_stats(trades, starting, calendar=calendar),
+        calendar=calendar,
+        nautilus_pnl=_nautilus_pnl(result),
         bars_processed=sum(c.bar_count for c in contracts),
-        trips=sorted(trips, key=lambda t: t.at),
+        trips=[t for t in events if t.rule is not Rule.DAY_ROLL],
+        day_rolls=[t for t in events if t.rule is Rule.DAY_ROLL],
     )
 
 
@@ -127,15 +149,12 @@ def _closed_trade(position: Position) -> ClosedTrade:
     )
 
 
-def _nautilus_stats(engine: BacktestEngine, result: BacktestResult) -> dict[str, Any]:
-    """Nautilus's own PnL and returns statistics, plus its max drawdown of returns."""
+def _nautilus_pnl(result: BacktestResult) -> dict[str, Any]:
+    """Nautilus's own trade P&L statistics (not its returns statistics: see the class)."""
     stats: dict[str, Any] = {}
     for currency, values in result.stats_pnls.items():
         for name, value in values.items():
             stats[f"{name} ({currency})"] = value
-    analyzer = engine.portfolio.analyzer
-    analyzer.register_statistic(MaxDrawdown())  # not registered by default in 1.231
-    stats.update(analyzer.get_performance_stats_returns())
     return stats
 
 
@@ -162,18 +181,47 @@ def _write_files(
     engine.trader.generate_account_report(venue=_venue(settings)).to_csv(files["account"])
     files["summary"].write_text(json.dumps(summary_dict(outcome), indent=2, default=str) + "\n")
     if settings.write_tearsheet:
-        from nautilus_trader.analysis.tearsheet import create_tearsheet
-
         files["tearsheet"] = out / "tearsheet.html"
-        create_tearsheet(
-            engine, output_path=str(files["tearsheet"]), title="quant-scalper backtest"
-        )
+        _write_tearsheet(engine, outcome, files["tearsheet"])
     return files
+
+
+def _write_tearsheet(engine: BacktestEngine, outcome: BacktestOutcome, path: Path) -> None:
+    """Nautilus's tearsheet fed with our statistics and per-trading-day returns.
+
+    Nautilus's own returns statistics (calendar-day Sharpe, a returns-based profit factor)
+    are replaced by ``analysis.stats``; its returns series by the per-trading-day one, so the
+    equity chart has one point per trading day with data.
+    """
+    from nautilus_trader.analysis.tearsheet import create_tearsheet_from_stats
+
+    s = outcome.stats
+    analyzer = engine.portfolio.analyzer
+    starting = Decimal(outcome.settings.venue.starting_balance.split()[0])
+    returns = daily_returns(outcome.trades, starting, outcome.calendar)
+    create_tearsheet_from_stats(
+        stats_pnls={k: v for k, v in outcome.nautilus_pnl.items()},
+        stats_returns={
+            "Sharpe (per trading day, annualised)": s.sharpe_ratio,
+            "Sharpe 95 % CI low (Lo 2002)": s.sharpe_ci_low,
+            "Sharpe 95 % CI high (Lo 2002)": s.sharpe_ci_high,
+            "Sortino (per trading day, annualised)": s.sortino_ratio,
+            "Volatility (per trading day, annualised)": s.returns_volatility,
+            "Profit factor (trades)": s.profit_factor,
+            "Trading days with data": s.trading_days,
+        },
+        stats_general=analyzer.get_performance_stats_general(),
+        returns=returns,
+        output_path=str(path),
+        title="quant-scalper backtest (statistics per CME trading day with data)",
+        account_info={"Account size (USD)": str(starting)},
+    )
 
 
 def summary_dict(outcome: BacktestOutcome) -> dict[str, Any]:
     """A JSON-ready view of the outcome (the numbers the report prints)."""
     s = outcome.summary
+    stats = outcome.stats
     return {
         "contracts": [c.instrument_id for c in outcome.contracts],
         "trades": s.trades,
@@ -186,7 +234,20 @@ def summary_dict(outcome: BacktestOutcome) -> dict[str, Any]:
         "fees_usd": str(s.fees),
         "max_drawdown_usd": str(s.max_drawdown_usd),
         "max_drawdown_pct": s.max_drawdown_pct,
-        "average_holding_time": str(s.average_holding_time) if s.average_holding_time else None,
+        "average_holding_time": format_duration(s.average_holding_time)
+        if s.average_holding_time
+        else None,
+        "account_size_usd": str(stats.account_size),
+        "sharpe_ratio": stats.sharpe_ratio,
+        "sharpe_standard_error": stats.sharpe_se,
+        "sharpe_ci95": [stats.sharpe_ci_low, stats.sharpe_ci_high],
+        "sharpe_warning": stats.sharpe_warning,
+        "sortino_ratio": stats.sortino_ratio,
+        "returns_volatility": stats.returns_volatility,
+        "statistics_definition": STATISTICS_DEFINITION,
+        "days": outcome.calendar.day_kinds(),
+        "max_drawdown_duration_trading": format_duration(stats.max_drawdown_duration),
+        "statistics": stats.as_row(),
         "long_trades": s.long_trades,
         "short_trades": s.short_trades,
         "open_positions": outcome.open_positions,
@@ -194,8 +255,17 @@ def summary_dict(outcome: BacktestOutcome) -> dict[str, Any]:
             {"at": t.at.isoformat(), "rule": t.rule.value, "reason": t.reason}
             for t in outcome.trips
         ],
-        "nautilus": {k: _jsonable(v) for k, v in outcome.nautilus_stats.items()},
+        "day_rolls": len(outcome.day_rolls),
+        "nautilus_pnl": {k: _jsonable(v) for k, v in outcome.nautilus_pnl.items()},
     }
+
+
+STATISTICS_DEFINITION = (
+    "Return statistics (Sharpe, Sortino, volatility) from net P&L per CME trading day that had "
+    "bars (17:00 America/Chicago roll; evening fragments under half a session folded into the "
+    "session before), over the equity at the day's start, annualised with 252 days; Sharpe "
+    "interval: Lo (2002). Profit factor: gross won over gross lost per trade, net of fees."
+)
 
 
 def _jsonable(value: Any) -> Any:

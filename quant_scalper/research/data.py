@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from quant_scalper.analysis.stats import trading_days_of_ns
+from quant_scalper.analysis.stats import TradingCalendar, trading_days_of_ns
 from quant_scalper.config import BacktestSettings
 from quant_scalper.errors import CatalogError
 
@@ -78,6 +78,12 @@ def catalog_trading_days(settings: BacktestSettings) -> tuple[date, ...]:
     if not stamps:
         return ()
     return tuple(sorted(set(trading_days_of_ns(np.concatenate(stamps)))))
+
+
+def catalog_calendar(settings: BacktestSettings) -> TradingCalendar:
+    """The statistics days and trading-time clock of the bars the backtest would replay."""
+    stamps = [s.bar_ts for s in load_segments(settings, with_quotes=False)]
+    return TradingCalendar.from_bars(np.concatenate(stamps) if stamps else np.empty(0, "int64"))
 
 
 def bar_days(segment: MarketSegment) -> list[date]:

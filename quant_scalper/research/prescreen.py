@@ -15,8 +15,14 @@ rest of the trading day), the losing-streak pause, the session guard (entries bl
 in the halt and the intraday breaks, computed here with ``SessionSchedule``) and
 flatten-before-halt (an exit at the alert time, like max holding). The contract roll too: a
 position still open at the last bar of a contract that a later one follows closes at that
-minute's quote, with no entry after it (the strategy's ``trade_until``). Not modelled: the kill
-switch and operator commands, order refusals, and a stop inside the spread at entry.
+minute's quote, with no entry after it (the strategy's ``trade_until``). The gap rule too: a gap
+between bars longer than ``strategy.max_bar_gap_minutes`` restarts the z-score's warm-up. Not
+modelled: the kill switch and operator commands, order refusals, and a stop inside the spread
+at entry.
+
+The Sharpe ratio is not computed in Rust: the simulator returns each point's P&L per statistics
+day (the ``TradingCalendar`` of the bars) and ``analysis.stats.sharpe_ratios``, the function
+every Nautilus run's statistics use, turns it into the ratio, so both rank on one objective.
 """
 
 from __future__ import annotations
@@ -31,13 +37,13 @@ import numpy as np
 import pandas as pd
 
 from quant_scalper.analysis.metrics import ClosedTrade
-from quant_scalper.analysis.stats import HIGHER_IS_BETTER, trading_days_of_ns
+from quant_scalper.analysis.stats import HIGHER_IS_BETTER, TradingCalendar, sharpe_ratios
 from quant_scalper.config import BacktestSettings
 from quant_scalper.errors import ConfigError
 from quant_scalper.research.data import load_segments
 from quant_scalper.research.errors import SweepConfigError
 from quant_scalper.research.spec import SweepSpec, point_id
-from quant_scalper.signals import usd_to_points
+from quant_scalper.signals import DEFAULT_MAX_BAR_GAP_MINUTES, usd_to_points
 
 NS_PER_MINUTE = 60_000_000_000
 NEVER = np.iinfo(np.int64).max
@@ -70,8 +76,8 @@ class PrescreenMarket:
 
     bar_ts: np.ndarray
     close: np.ndarray
-    bar_day: np.ndarray
-    n_days: int
+    day_open_ns: np.ndarray
+    max_gap_ns: int
     quote_ts: np.ndarray
     bid: np.ndarray
     ask: np.ndarray
@@ -90,8 +96,8 @@ class PrescreenMarket:
         return (
             self.bar_ts,
             self.close,
-            self.bar_day,
-            self.n_days,
+            self.day_open_ns,
+            self.max_gap_ns,
             self.quote_ts,
             self.bid,
             self.ask,
@@ -127,10 +133,8 @@ class PrescreenMarket:
         return PrescreenMarket(
             bar_ts=(self.bar_ts[None, :] + shift[:, None]).ravel(),
             close=tile(self.close),
-            bar_day=(self.bar_day[None, :] + (np.arange(times) * self.n_days)[:, None])
-            .ravel()
-            .astype("uint32"),
-            n_days=self.n_days * times,
+            day_open_ns=(self.day_open_ns[None, :] + shift[:, None]).ravel(),
+            max_gap_ns=self.max_gap_ns,
             quote_ts=(self.quote_ts[None, :] + shift[:, None]).ravel(),
             bid=tile(self.bid),
             ask=tile(self.ask),
@@ -158,14 +162,12 @@ def load_market(settings: BacktestSettings) -> PrescreenMarket:
     symbol = segments[0].instrument_id.split(".")[0]
     spec = spec_for(symbol if symbol in SPECS else _root_of(symbol))
     bar_ts = np.concatenate([s.bar_ts for s in segments]).astype("int64")
-    days = trading_days_of_ns(bar_ts)
-    unique = sorted(set(days))
-    index = {d: i for i, d in enumerate(unique)}
+    gap = settings.strategy.get("max_bar_gap_minutes", DEFAULT_MAX_BAR_GAP_MINUTES)
     return PrescreenMarket(
         bar_ts=bar_ts,
         close=np.concatenate([s.bar_close for s in segments]).astype("float64"),
-        bar_day=np.array([index[d] for d in days], dtype="uint32"),
-        n_days=len(unique),
+        day_open_ns=TradingCalendar.from_bars(bar_ts).stat_open_ns,
+        max_gap_ns=0 if gap is None else int(gap) * NS_PER_MINUTE,
         quote_ts=np.concatenate([s.quote_ts for s in segments]).astype("int64"),
         bid=np.concatenate([s.bid for s in segments]).astype("float64"),
         ask=np.concatenate([s.ask for s in segments]).astype("float64"),
@@ -321,7 +323,9 @@ def screen(
         )
     except ValueError as exc:
         raise SweepConfigError(f"the pre-screen refused its input: {exc}") from exc
+    daily = raw.pop("daily_pnl")
     frame = pd.concat([pd.DataFrame(columns), pd.DataFrame(raw)], axis=1)
+    frame["sharpe_ratio"] = sharpe_ratios(daily, costs[3])
     trades = frame["trades"].replace(0, np.nan)
     frame["win_rate"] = frame["winners"] / trades
     frame["expectancy"] = frame["net_pnl"] / trades
@@ -352,11 +356,14 @@ def prescreen_points(
         valid.append(point)
     if not valid:
         raise SweepConfigError("no valid point to pre-screen: check the parameter ranges")
-    # The session settings shape the market arrays (guard, flatten alerts, day starts): one
-    # market per distinct session, usually just one.
+    # The session settings and the gap limit shape the market arrays (guard, flatten alerts,
+    # day starts, warm-up restarts): one market per distinct set, usually just one.
     groups: dict[tuple, list[int]] = {}
     for i, settings in enumerate(settings_of):
-        key = tuple(str(risk_value(settings, k)) for k in SESSION_KEYS)
+        key = (
+            *(str(risk_value(settings, k)) for k in SESSION_KEYS),
+            str(settings.strategy.get("max_bar_gap_minutes", DEFAULT_MAX_BAR_GAP_MINUTES)),
+        )
         groups.setdefault(key, []).append(i)
     parts = []
     for members in groups.values():

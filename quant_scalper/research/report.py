@@ -7,10 +7,15 @@ every statistic, the equity curve and drawdown, monthly P&L, the sweep heatmap a
 the walk-forward table, and every trade. The HTML embeds plotly.js once, so it opens offline.
 
 The pre-live gate (from the project's pre-live checklist) is checked line by line:
-win rate > 45 %, profit factor > 1.2, max drawdown < 10 %, at least ``min_trades`` trades, and a
-deflated Sharpe > 0 (the Sharpe ratio beats the best of the N points tried by luck alone). When a
-walk-forward ran, its stitched out-of-sample trades decide the gate: the in-sample backtest of
-parameters chosen on the same data is shown beside it, but would flatter them.
+win rate > 45 %, profit factor > 1.2, max drawdown < 10 % of the account (``venue.
+starting_balance``, the account size: 5,000 USD by default for one MES contract, see the
+README), at least ``min_trades`` trades, and a deflated Sharpe > 0 (the Sharpe ratio beats the
+best of the N points tried by luck alone). When a walk-forward ran, its stitched out-of-sample
+trades decide the gate, deflated by the number of configurations each train window tried: the
+in-sample backtest of parameters chosen on the same data is shown beside it, but would flatter
+them. When nothing was profitable out of sample the report makes no recommendation and says why
+(``select.recommend``); the base config is then backtested for reference only. Every statistic
+comes from ``analysis.stats``; equity and drawdown are drawn on a trading-time axis.
 """
 
 from __future__ import annotations
@@ -20,19 +25,23 @@ import html
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from quant_scalper.analysis.metrics import ClosedTrade
 from quant_scalper.analysis.stats import (
     PerformanceStats,
+    TradingCalendar,
     compute_stats,
     equity_curve,
+    format_duration,
     monthly_pnl,
+    session_ticks,
 )
 from quant_scalper.config import REPO_ROOT, load_backtest_settings
 from quant_scalper.research.errors import ResearchError
@@ -76,10 +85,14 @@ class ReportData:
     min_trades: int
     walk_forward: dict[str, Any] | None
     wf_windows: pd.DataFrame | None
+    calendar: TradingCalendar | None = None
+    oos_calendar: TradingCalendar | None = None
 
     @property
     def verdict(self) -> bool:
         """True when every line of the deciding gate passes (out of sample when available)."""
+        if not self.recommendation.recommended:
+            return False
         deciding = self.gate_oos if self.gate_oos is not None else self.gate_in_sample
         return all(line.passed for line in deciding)
 
@@ -99,7 +112,11 @@ def pre_live_gate(stats: PerformanceStats, min_trades: int = GATE_MIN_TRADES) ->
             "Profit factor", "> 1.2", stats.profit_factor, lambda v: v > GATE_PROFIT_FACTOR, ".2f"
         ),
         line(
-            "Max drawdown", "< 10 %", stats.max_drawdown_pct, lambda v: v < GATE_MAX_DRAWDOWN, ".2%"
+            "Max drawdown",
+            f"< 10 % of a ${stats.account_size:,.0f} account",
+            stats.max_drawdown_pct,
+            lambda v: v < GATE_MAX_DRAWDOWN,
+            ".2%",
         ),
         line("Trades", f">= {min_trades}", stats.trades, lambda v: v >= min_trades, "d"),
         line(
@@ -140,7 +157,7 @@ def gather(
     """Load the inputs, pick the parameters and run their backtest (no files written)."""
     from quant_scalper.backtest.runner import run_backtest
     from quant_scalper.config import backtest_settings_from_mapping
-    from quant_scalper.research.data import catalog_trading_days
+    from quant_scalper.research.data import catalog_calendar
     from quant_scalper.research.store import read_results
     from quant_scalper.research.walkforward import trades_from_frame
 
@@ -191,18 +208,37 @@ def gather(
             else len(ok)
         )
         sharpes = [float(s) for s in ok.get("sharpe_ratio", []) if pd.notna(s)]
+    calendar = outcome.calendar
     stats = compute_stats(
         outcome.trades,
         starting,
-        trading_days=catalog_trading_days(settings),
+        calendar=calendar,
         n_trials=max(trials, 1),
         trial_sharpes=sharpes,
     )
     oos_stats = None
     gate_oos = None
+    oos_calendar = None
     if walk_forward is not None:
-        oos_days = [date.fromisoformat(d) for d in walk_forward.get("oos_trading_days", [])]
-        oos_stats = compute_stats(oos_trades, starting, trading_days=oos_days)
+        full = catalog_calendar(settings.replace(start=None, end=None))
+        bars = full.bar_ts if full.bar_ts is not None else np.empty(0, "int64")
+        keep = np.zeros(len(bars), dtype=bool)
+        for start, end in walk_forward.get("oos_test_ranges", []):
+            keep |= (bars > pd.Timestamp(start).value) & (bars <= pd.Timestamp(end).value)
+        oos_calendar = TradingCalendar.from_bars(bars[keep])
+        train_path = Path(walk_forward_dir) / "train_results.parquet"
+        train_sharpes = None
+        if train_path.is_file():
+            train = pd.read_parquet(train_path)
+            if "sharpe_ratio" in train.columns:
+                train_sharpes = [float(s) for s in train["sharpe_ratio"] if pd.notna(s)]
+        oos_stats = compute_stats(
+            oos_trades,
+            starting,
+            calendar=oos_calendar,
+            n_trials=max(int(walk_forward.get("points_per_window") or 1), 1),
+            trial_sharpes=train_sharpes,
+        )
         gate_oos = pre_live_gate(oos_stats, min_trades)
     return ReportData(
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -226,6 +262,8 @@ def gather(
         min_trades=sweep_min_trades,
         walk_forward=walk_forward,
         wf_windows=wf_windows,
+        calendar=calendar,
+        oos_calendar=oos_calendar,
     )
 
 
@@ -256,10 +294,16 @@ def render_html(data: ReportData) -> str:
         f"<p class='muted'>Generated {data.generated_at}. Data: CME ES front-month prices traded "
         "with the MES contract spec (see catalog/README.md).</p>",
         _verdict_html(data),
-        "<h2>Recommended parameters</h2>",
+        "<h2>Recommended parameters</h2>" if data.recommendation.recommended else "",
+        "<h2>No recommendation</h2>" if not data.recommendation.recommended else "",
         _table_html(["Parameter", "Value"], [[k, v] for k, v in data.recommendation.params.items()])
         if data.recommendation.params
-        else "<p>The base config's values.</p>",
+        else (
+            "<p>The base config's values.</p>"
+            if data.recommendation.recommended
+            else "<p>No parameters are recommended; the figures below are the base config's, "
+            "for reference only.</p>"
+        ),
         f"<p>Source: <b>{html.escape(data.recommendation.source)}</b>.</p>",
         "<ul>"
         + "".join(f"<li>{html.escape(r)}</li>" for r in data.recommendation.reasons)
@@ -267,6 +311,7 @@ def render_html(data: ReportData) -> str:
         "<h2>Pre-live gate</h2>",
         _gate_html(data),
         "<h2>Statistics</h2>",
+        f"<p class='muted'>{html.escape(_definition(data))}</p>",
         _table_html(["Statistic", *_stat_columns(data)], _stat_rows(data)),
         "<h2>Equity and drawdown</h2>",
         figures.get("equity", ""),
@@ -284,7 +329,9 @@ def render_html(data: ReportData) -> str:
         parts += ["<h2>Walk-forward</h2>", _walk_forward_html(data), figures.get("oos", "")]
     parts += [
         "<h2>Trades</h2>",
-        f"<details><summary>{len(data.trades)} trades of the recommended parameters</summary>",
+        f"<details><summary>{len(data.trades)} trades of the "
+        f"{'recommended' if data.recommendation.recommended else 'base config'} parameters"
+        "</summary>",
         _trades_html(data.trades),
         "</details>",
         "<h2>Settings</h2>",
@@ -303,11 +350,16 @@ def render_markdown(data: ReportData) -> str:
         "",
         f"**Pre-live gate: {'PASS' if data.verdict else 'FAIL'}** ({_basis(data)} decides)",
         "",
-        "## Recommended parameters",
+        "## Recommended parameters" if data.recommendation.recommended else "## No recommendation",
         "",
         _md_table(["Parameter", "Value"], [[k, v] for k, v in data.recommendation.params.items()])
         if data.recommendation.params
-        else "The base config's values.",
+        else (
+            "The base config's values."
+            if data.recommendation.recommended
+            else "No parameters are recommended; the figures below are the base config's, for "
+            "reference only."
+        ),
         "",
         f"Source: {data.recommendation.source}.",
         "",
@@ -328,6 +380,8 @@ def render_markdown(data: ReportData) -> str:
         ]
     lines += [
         "## Statistics",
+        "",
+        _definition(data),
         "",
         _md_table(["Statistic", *_stat_columns(data)], _stat_rows(data)),
         "",
@@ -380,9 +434,10 @@ def _gates(data: ReportData) -> list[tuple[str, list[GateLine]]]:
     gates = []
     if data.gate_oos is not None:
         gates.append(("Walk-forward out of sample (decides)", data.gate_oos))
+    what = "Recommended parameters" if data.recommendation.recommended else "Base config"
     gates.append(
         (
-            "Recommended parameters, full backtest (in sample"
+            f"{what}, full backtest (in sample"
             + (")" if data.gate_oos is not None else ", decides)"),
             data.gate_in_sample,
         )
@@ -390,7 +445,28 @@ def _gates(data: ReportData) -> list[tuple[str, list[GateLine]]]:
     return gates
 
 
+def _definition(data: ReportData) -> str:
+    from quant_scalper.backtest.runner import STATISTICS_DEFINITION
+
+    days = data.calendar.day_kinds() if data.calendar is not None else None
+    text = STATISTICS_DEFINITION
+    if days:
+        text += (
+            f" The full backtest has {days['statistics_days']} trading days with data "
+            f"({days['session_days']} sessions, {days['fragment_days']} evening fragments "
+            f"folded in)."
+        )
+    if data.stats.sharpe_warning:
+        text += f" Warning: {data.stats.sharpe_warning}."
+    return text
+
+
 def _verdict_html(data: ReportData) -> str:
+    if not data.recommendation.recommended:
+        return (
+            "<p class='verdict fail'>No recommendation</p>"
+            f"<p class='muted'>{html.escape(data.recommendation.reasons[0])}</p>"
+        )
     word = "PASS" if data.verdict else "FAIL"
     css = "pass" if data.verdict else "fail"
     return (
@@ -433,13 +509,19 @@ _STAT_LABELS = [
     ("payoff_ratio", "Payoff ratio", ".2f"),
     ("net_pnl", "Net P&L (USD)", ",.2f"),
     ("fees", "Fees (USD)", ",.2f"),
-    ("sharpe_ratio", "Sharpe (daily, annualised)", ".2f"),
-    ("sortino_ratio", "Sortino (daily, annualised)", ".2f"),
+    ("sharpe_ratio", "Sharpe (per trading day, annualised)", ".2f"),
+    ("sharpe_ci_low", "Sharpe 95 % interval, low (Lo 2002)", ".2f"),
+    ("sharpe_ci_high", "Sharpe 95 % interval, high", ".2f"),
+    ("sortino_ratio", "Sortino (per trading day, annualised)", ".2f"),
+    ("returns_volatility", "Volatility (per trading day, annualised)", ".2%"),
+    ("trading_days", "Trading days with data (sessions)", "d"),
+    ("fragment_days", "Evening fragments folded in", "d"),
+    ("account_size", "Account size (USD)", ",.0f"),
     ("max_drawdown_usd", "Max drawdown (USD)", ",.2f"),
     ("max_drawdown_pct", "Max drawdown (%)", ".2%"),
-    ("max_drawdown_duration_min", "Max drawdown duration (min)", ",.0f"),
-    ("trades_per_day", "Trades per day", ".1f"),
-    ("average_holding_min", "Average holding (min)", ".1f"),
+    ("max_drawdown_duration_min", "Max drawdown duration (trading time)", "hms"),
+    ("trades_per_day", "Trades per trading day", ".1f"),
+    ("average_holding_min", "Average holding time", "hms"),
     ("max_consecutive_losses", "Max consecutive losses", "d"),
     ("long_trades", "Long trades", "d"),
     ("long_net_pnl", "Long net P&L (USD)", ",.2f"),
@@ -455,7 +537,11 @@ _STAT_LABELS = [
 
 
 def _stat_columns(data: ReportData) -> list[str]:
-    cols = ["Recommended, full backtest"]
+    cols = [
+        "Recommended, full backtest"
+        if data.recommendation.recommended
+        else "Base config (reference), full backtest"
+    ]
     if data.oos_stats is not None:
         cols.append("Walk-forward out of sample")
     return cols
@@ -547,26 +633,51 @@ def _figures(data: ReportData) -> dict[str, str]:
         fig.update_layout(height=360, margin={"l": 50, "r": 20, "t": 40, "b": 40})
         return fig.to_html(include_plotlyjs=False, full_html=False)
 
+    def on_trading_time(fig: Any, calendar: TradingCalendar | None) -> Any:
+        if calendar is not None:
+            ticks, labels = session_ticks(calendar)
+            step = max(1, len(ticks) // 12)
+            fig.update_xaxes(
+                tickvals=ticks[::step],
+                ticktext=labels[::step],
+                title="trading time (sessions with data; halts and gaps take no room)",
+            )
+        return fig
+
+    def x_of(curve: pd.Series, calendar: TradingCalendar | None) -> Any:
+        if calendar is None:
+            return curve.index
+        return calendar.trading_minutes(curve.index.as_unit("ns").asi8)
+
     out: dict[str, str] = {}
     curve = equity_curve(data.trades, data.starting_balance)
     if not curve.empty:
+        x = x_of(curve, data.calendar)
+        text = [f"{t:%Y-%m-%d %H:%M} UTC" for t in curve.index]
         out["equity"] = div(
-            go.Figure(
-                go.Scatter(x=curve.index, y=curve.to_numpy(), mode="lines", line_shape="hv")
-            ).update_layout(title="Realized equity (USD), recommended parameters")
+            on_trading_time(
+                go.Figure(
+                    go.Scatter(x=x, y=curve.to_numpy(), text=text, mode="lines", line_shape="hv")
+                ).update_layout(title="Realized equity (USD), recommended parameters"),
+                data.calendar,
+            )
         )
         peak = curve.cummax()
         out["drawdown"] = div(
-            go.Figure(
-                go.Scatter(
-                    x=curve.index,
-                    y=(curve - peak).to_numpy(),
-                    fill="tozeroy",
-                    mode="lines",
-                    line_shape="hv",
-                    line_color="#b3261e",
-                )
-            ).update_layout(title="Drawdown (USD)")
+            on_trading_time(
+                go.Figure(
+                    go.Scatter(
+                        x=x,
+                        y=(curve - peak).to_numpy(),
+                        text=text,
+                        fill="tozeroy",
+                        mode="lines",
+                        line_shape="hv",
+                        line_color="#b3261e",
+                    )
+                ).update_layout(title="Drawdown (USD)"),
+                data.calendar,
+            )
         )
     months = monthly_pnl(data.trades)
     if not months.empty:
@@ -589,9 +700,19 @@ def _figures(data: ReportData) -> dict[str, str]:
     if data.oos_trades:
         oos = equity_curve(data.oos_trades, data.starting_balance)
         out["oos"] = div(
-            go.Figure(
-                go.Scatter(x=oos.index, y=oos.to_numpy(), mode="lines", line_shape="hv")
-            ).update_layout(title="Walk-forward out-of-sample equity (stitched test windows, USD)")
+            on_trading_time(
+                go.Figure(
+                    go.Scatter(
+                        x=x_of(oos, data.oos_calendar),
+                        y=oos.to_numpy(),
+                        mode="lines",
+                        line_shape="hv",
+                    )
+                ).update_layout(
+                    title="Walk-forward out-of-sample equity (stitched test windows, USD)"
+                ),
+                data.oos_calendar,
+            )
         )
     return out
 
@@ -630,6 +751,10 @@ def _format(value: Any, fmt: str) -> str:
     if isinstance(value, float) and value != value:
         return "n/a"
     try:
+        if fmt == "hms":
+            from datetime import timedelta
+
+            return format_duration(timedelta(minutes=float(value)))
         if fmt == "d":
             return f"{int(value):d}"
         return format(float(value), fmt)

@@ -10,7 +10,10 @@ many noisy estimates. So the recommendation prefers, in order:
    results beats a lone spike;
 3. otherwise the base config as it is.
 
-Each recommendation carries the sentences that explain it, for the report.
+It is hedged: when nothing made money out of sample (the walk-forward's stitched test windows
+lost, or without a walk-forward every sweep point lost) there is **no recommendation** (source
+``"none"``), with the reasons; a chosen value at the edge of the values tried is flagged (the
+best may lie beyond the grid). Each recommendation carries the sentences that explain it.
 """
 
 from __future__ import annotations
@@ -32,8 +35,14 @@ class Recommendation:
     """Recommended parameter values, where they came from, and the reasons in words."""
 
     params: Mapping[str, Any]
-    source: str  # "walk-forward", "sweep" or "base config"
+    source: str  # "walk-forward", "sweep", "base config" or "none" (no recommendation)
     reasons: list[str] = field(default_factory=list)
+    edge_flags: list[str] = field(default_factory=list)
+
+    @property
+    def recommended(self) -> bool:
+        """False when the evidence supports no parameters at all."""
+        return self.source != "none"
 
 
 def recommend(
@@ -43,6 +52,77 @@ def recommend(
     walk_forward: Mapping[str, Any] | None = None,
 ) -> Recommendation:
     """The recommendation for a sweep table and/or a walk-forward summary (see module)."""
+    choice = _recommend(table, objective, min_trades, walk_forward)
+    if not choice.recommended or table is None:
+        return choice
+    flags = edge_flags(table, choice.params)
+    return Recommendation(choice.params, choice.source, [*choice.reasons, *flags], flags)
+
+
+def no_recommendation_reason(
+    table: pd.DataFrame | None, walk_forward: Mapping[str, Any] | None
+) -> str | None:
+    """Why nothing can be recommended (nothing profitable out of sample), or None."""
+    if walk_forward:
+        oos = walk_forward.get("oos") or {}
+        net, trades = oos.get("net_pnl"), oos.get("trades")
+        if not walk_forward.get("stability", {}).get("modal_parameters"):
+            return (
+                "No recommendation: no walk-forward train window had a point with enough trades, "
+                "so nothing was tested out of sample."
+            )
+        if net is None or float(net) <= 0:
+            wfe = walk_forward.get("walk_forward_efficiency")
+            return (
+                "No recommendation: nothing was profitable out of sample. The walk-forward's "
+                f"stitched test windows made {_money(net)} over {trades or 0} trades "
+                f"(walk-forward efficiency {'n/a' if wfe is None else f'{wfe:.2f}'}). "
+                "Parameters chosen in sample did not carry over; do not trade them."
+            )
+        return None
+    if table is not None and "net_pnl" in table.columns:
+        ok = table[table["status"] == "ok"]
+        if not ok.empty and not (ok["net_pnl"] > 0).any():
+            return (
+                f"No recommendation: every one of the {len(ok)} sweep points lost money "
+                "(net of fees) on the whole test; there is no edge to choose between."
+            )
+    return None
+
+
+def edge_flags(table: pd.DataFrame, params: Mapping[str, Any]) -> list[str]:
+    """A warning for each chosen value at the lowest or highest value the sweep tried."""
+    flags = []
+    for column in parameter_columns(table):
+        if column not in params:
+            continue
+        tried = sorted(
+            {_key(v) for v in table[column].dropna().tolist()},
+            key=_sort_key,
+        )
+        numeric = [v for v in tried if isinstance(v, int | float) and not isinstance(v, bool)]
+        if len(numeric) < 2 or len(numeric) != len(tried):
+            continue
+        value = _key(params[column])
+        if value in (numeric[0], numeric[-1]):
+            side = "lowest" if value == numeric[0] else "highest"
+            flags.append(
+                f"Edge of the grid: {column} = {value} is the {side} value tried "
+                f"({numeric[0]} .. {numeric[-1]}); the best may lie beyond it, widen the range "
+                "before trusting this choice."
+            )
+    return flags
+
+
+def _recommend(
+    table: pd.DataFrame | None,
+    objective: str,
+    min_trades: int,
+    walk_forward: Mapping[str, Any] | None,
+) -> Recommendation:
+    reason = no_recommendation_reason(table, walk_forward)
+    if reason is not None:
+        return Recommendation({}, "none", [reason])
     if walk_forward and walk_forward.get("stability", {}).get("modal_parameters"):
         stability = walk_forward["stability"]
         share = stability["modal_parameters_share"]
@@ -161,6 +241,14 @@ def _plain(value: Any) -> Any:
         f = float(value)
         return int(f) if f.is_integer() and abs(f) < 1e15 else f
     return value
+
+
+def _money(value: Any) -> str:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return f"-${-f:,.2f}" if f < 0 else f"${f:,.2f}"
 
 
 def _fmt(value: Any) -> str:

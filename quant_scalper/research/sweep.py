@@ -9,7 +9,10 @@ says how much of the best Sharpe is luck.
 
 Optionally (``prescreen.top`` or ``--prescreen-top``) the Rust pre-screen ranks every point
 first and only the best ``top`` are run in Nautilus; the deflated Sharpe then still counts
-every point the pre-screen looked at, since that is how many were tried.
+every point the pre-screen looked at, since that is how many were tried, and takes the spread
+of the trials' Sharpe ratios from the pre-screen's Sharpes of all of them (the same definition
+and implementation, ``analysis.stats.sharpe_ratios``), not from the ``top`` survivors alone,
+whose spread is narrower and would lower the bar.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,6 @@ from tqdm import tqdm
 
 from quant_scalper.analysis.stats import HIGHER_IS_BETTER, deflated_sharpe_from_moments
 from quant_scalper.errors import ConfigError
-from quant_scalper.research.data import catalog_trading_days
 from quant_scalper.research.executor import open_executor, run_all
 from quant_scalper.research.spec import SweepSpec, check_objective, point_id, settings_fingerprint
 from quant_scalper.research.store import ResultStore
@@ -68,21 +69,22 @@ def run_sweep(
     started = time.perf_counter()
     base_raw = spec.base_mapping()
     base = spec.base_settings()
-    trading_days = catalog_trading_days(base)
     points = spec.points()
     top = prescreen_top if prescreen_top is not None else spec.prescreen_top
     screened: int | None = None
+    screened_sharpes: list[float] | None = None
     if top is not None:
         from quant_scalper.research.prescreen import prescreen_points
 
         ranked = prescreen_points(spec, points, base_raw)
         screened = len(ranked)
+        screened_sharpes = [float(s) for s in ranked["sharpe_ratio"] if pd.notna(s)]
         points = [dict(p) for p in ranked.head(top)["params"]]
     store = ResultStore(
         spec.output, settings_fingerprint(base), [p.key for p in spec.parameters], fresh
     )
     tasks, skipped, invalid = build_tasks(
-        spec, points, base_raw, trading_days, done=store.done(), on_invalid=store.add
+        spec, points, base_raw, done=store.done(), on_invalid=store.add
     )
     failed = 0
     with tqdm(
@@ -100,7 +102,7 @@ def run_sweep(
                     bar.update(1)
                     store.flush_if_due()
         finally:
-            trials = deflate(store, screened)
+            trials = deflate(store, screened, screened_sharpes)
             store.flush()
     return SweepRun(
         table=store.frame(),
@@ -119,7 +121,6 @@ def build_tasks(
     spec: SweepSpec,
     points: Iterable[Mapping[str, Any]],
     base_raw: Mapping[str, Any],
-    trading_days: Sequence[date],
     *,
     done: AbstractSet[str] = frozenset(),
     on_invalid: Callable[[PointResult], None] | None = None,
@@ -148,7 +149,6 @@ def build_tasks(
                 point_id=pid,
                 params=dict(point),
                 settings=settings,
-                trading_days=tuple(trading_days),
                 return_trades=return_trades,
                 bootstrap_samples=spec.bootstrap_samples,
                 seed=spec.seed,
@@ -157,11 +157,17 @@ def build_tasks(
     return tasks, skipped, invalid
 
 
-def deflate(store: ResultStore, screened: int | None = None) -> int:
+def deflate(
+    store: ResultStore,
+    screened: int | None = None,
+    screened_sharpes: Sequence[float] | None = None,
+) -> int:
     """Set ``n_trials``, ``deflated_sharpe`` and its probability on every finished row.
 
     The number of trials is every valid point tried: the pre-screened count when the
-    pre-screen chose the points, else the table's points that are not invalid. Returns it.
+    pre-screen chose the points, else the table's points that are not invalid. The trials'
+    Sharpe spread comes from ``screened_sharpes`` (the pre-screen's, every trial) when given,
+    else from the table's rows. Returns the number of trials.
     """
     frame = store.frame()
     tried = int((frame["status"] != STATUS_INVALID).sum()) if not frame.empty else 0
@@ -169,7 +175,11 @@ def deflate(store: ResultStore, screened: int | None = None) -> int:
     if frame.empty or "sharpe_ratio" not in frame.columns:
         return n_trials
     ok = frame[frame["status"] == STATUS_OK]
-    sharpes = [float(s) for s in ok["sharpe_ratio"] if pd.notna(s)]
+    sharpes = (
+        list(screened_sharpes)
+        if screened_sharpes
+        else [float(s) for s in ok["sharpe_ratio"] if pd.notna(s)]
+    )
     deflated: dict[str, Any] = {}
     probability: dict[str, Any] = {}
     for row in ok.to_dict(orient="records"):
@@ -204,6 +214,9 @@ TOP_COLUMNS = (
     "win_rate",
     "profit_factor",
     "sharpe_ratio",
+    "sharpe_ci_low",
+    "sharpe_ci_high",
+    "trading_days",
     "deflated_sharpe",
     "max_drawdown_pct",
 )

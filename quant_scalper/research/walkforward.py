@@ -1,12 +1,13 @@
 """``quant-scalper walk-forward``: choose parameters in sample, trade them out of sample.
 
-The catalog's trading days are cut into windows: ``train_days`` to choose on, then the next
-``test_days`` to trade on; ``rolling`` windows slide by ``step_days`` (default ``test_days``),
-``anchored`` ones keep the first day and grow. On each train window every point of the sweep's
-parameter space is backtested in Nautilus and the best by ``objective`` (with at least
-``min_trades`` trades) is chosen; that point alone is then backtested on the test window. The
-test windows' trades are stitched into one out-of-sample equity curve, whose statistics are the
-honest estimate of what the procedure earns.
+The catalog's statistics days (``analysis.stats.TradingCalendar``: CME trading days that hold at
+least half a session, each with the evening fragment after it folded in) are cut into windows:
+``train_days`` to choose on, then the next ``test_days`` to trade on; ``rolling`` windows slide
+by ``step_days`` (default ``test_days``), ``anchored`` ones keep the first day and grow. On each
+train window every point of the sweep's parameter space is backtested in Nautilus and the best
+by ``objective`` (with at least ``min_trades`` trades) is chosen; that point alone is then
+backtested on the test window. The test windows' trades are stitched into one out-of-sample
+equity curve, whose statistics are the honest estimate of what the procedure earns.
 
 Two numbers say how much to trust it:
 
@@ -20,8 +21,9 @@ Two numbers say how much to trust it:
   are being fitted to noise.
 
 Each window's backtest starts flat with a fresh z-score (it warms up for ``window`` bars at the
-start of every test window), and a position still open at the end of a window is not counted
-(the backtest's open positions are reported per window).
+start of every test window). A position still open at a test window's last bar is closed there
+at market, as the backtest does at a contract's last bar (``oos_closed_at_end`` counts them per
+window). The out-of-sample deflated Sharpe counts every configuration the train windows tried.
 """
 
 from __future__ import annotations
@@ -41,7 +43,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from quant_scalper.analysis.metrics import ClosedTrade
-from quant_scalper.analysis.stats import HIGHER_IS_BETTER, PerformanceStats, compute_stats
+from quant_scalper.analysis.stats import (
+    HIGHER_IS_BETTER,
+    PerformanceStats,
+    TradingCalendar,
+    compute_stats,
+)
 from quant_scalper.config import (
     check_dir_or_missing,
     check_int,
@@ -228,15 +235,27 @@ def make_windows(
 
 
 def trading_day_bounds(spec: WalkForwardSpec) -> list[tuple[date, int, int]]:
-    """(trading day, first bar ns, last bar ns) of every trading day with bars in range."""
-    from quant_scalper.analysis.stats import trading_days_of_ns
+    """(statistics day, first bar ns, last bar ns) of every statistics day in range.
 
-    stamps = np.concatenate([s.bar_ts for s in load_segments(spec.sweep.base_settings(), False)])
+    A fragment of a session (less than half of one) belongs to the statistics day it is folded
+    into, so windows are made of sessions with data.
+    """
+    stamps = _bar_stamps(spec)
+    calendar = TradingCalendar.from_bars(stamps)
+    frame = pd.DataFrame({"ts": stamps, "day": calendar.day_index(stamps)})
+    grouped = frame.groupby("day")["ts"].agg(["min", "max"])
+    return [
+        (calendar.stat_days[int(i)], int(row["min"]), int(row["max"]))
+        for i, row in grouped.iterrows()
+    ]
+
+
+def _bar_stamps(spec: WalkForwardSpec) -> np.ndarray:
+    segments = load_segments(spec.sweep.base_settings(), False)
+    stamps = np.concatenate([s.bar_ts for s in segments]) if segments else np.empty(0, "int64")
     if len(stamps) == 0:
         raise ResearchError("the catalog has no bars in the configured range")
-    frame = pd.DataFrame({"ts": stamps, "day": trading_days_of_ns(stamps)})
-    grouped = frame.groupby("day")["ts"].agg(["min", "max"])
-    return [(day, int(row["min"]), int(row["max"])) for day, row in grouped.iterrows()]
+    return np.sort(stamps)
 
 
 def run_walk_forward(
@@ -255,7 +274,7 @@ def run_walk_forward(
     train_tasks = []
     for window in windows:
         raw = {**base_raw, "start": window.train_start, "end": window.train_end}
-        tasks, _, _ = build_tasks(spec.sweep, points, raw, window.train_days)
+        tasks, _, _ = build_tasks(spec.sweep, points, raw)
         train_tasks += [
             dataclasses.replace(t, point_id=f"{window.index}:{t.point_id}") for t in tasks
         ]
@@ -283,18 +302,21 @@ def run_walk_forward(
                 continue
             raw = {**base_raw, "start": window.test_start, "end": window.test_end}
             tasks, _, _ = build_tasks(
-                spec.sweep,
-                [chosen[window.index]["params"]],
-                raw,
-                window.test_days,
-                return_trades=True,
+                spec.sweep, [chosen[window.index]["params"]], raw, return_trades=True
             )
-            test_tasks += [dataclasses.replace(t, point_id=str(window.index)) for t in tasks]
+            test_tasks += [
+                dataclasses.replace(
+                    t,
+                    point_id=str(window.index),
+                    settings=t.settings.replace(flatten_at_end=True),
+                )
+                for t in tasks
+            ]
         test_results = {}
         for result in run_all(executor, run_point, test_tasks):
             test_results[int(result.point_id)] = result
             bar.update(1)
-    return _summarise(spec, windows, train_table, chosen, test_results)
+    return _summarise(spec, windows, train_table, chosen, test_results, _bar_stamps(spec))
 
 
 def _train_table(results: Sequence[PointResult]) -> pd.DataFrame:
@@ -334,6 +356,7 @@ def _summarise(
     train_table: pd.DataFrame,
     chosen: Mapping[int, dict[str, Any] | None],
     tests: Mapping[int, PointResult],
+    bar_stamps: np.ndarray,
 ) -> WalkForwardResult:
     starting = Decimal(spec.sweep.base_settings().venue.starting_balance.split()[0])
     rows = []
@@ -366,6 +389,7 @@ def _summarise(
                     "oos_trades": test.stats["trades"],
                     "oos_net_pnl": test.stats["net_pnl"],
                     "oos_win_rate": test.stats["win_rate"],
+                    "oos_closed_at_end": test.stats.get("closed_at_end", 0),
                     "oos_open_at_end": test.stats["open_positions_at_end"],
                 }
             )
@@ -377,10 +401,23 @@ def _summarise(
             row["oos_error"] = test.error
         rows.append(row)
     test_days = sorted({d for w in windows if chosen[w.index] for d in w.test_days})
+    in_test = np.zeros(len(bar_stamps), dtype=bool)
+    for w in windows:
+        if chosen[w.index]:
+            start, end = pd.Timestamp(w.test_start).value, pd.Timestamp(w.test_end).value
+            in_test |= (bar_stamps > start) & (bar_stamps <= end)
+    configurations = max(len(spec.sweep.points()), 1)
+    trial_sharpes = (
+        [float(s) for s in train_table["sharpe_ratio"] if pd.notna(s)]
+        if "sharpe_ratio" in train_table.columns
+        else None
+    )
     oos_stats = compute_stats(
         oos_trades,
         starting,
-        trading_days=test_days,
+        calendar=TradingCalendar.from_bars(bar_stamps[in_test]),
+        n_trials=configurations,
+        trial_sharpes=trial_sharpes,
         seed=spec.sweep.seed,
         bootstrap_samples=spec.sweep.bootstrap_samples,
     )
@@ -455,6 +492,11 @@ def write_outputs(result: WalkForwardResult) -> dict[str, Path]:
         "points_per_window": len(result.spec.sweep.points()),
         "walk_forward_efficiency": result.efficiency,
         "oos_trading_days": [d.isoformat() for d in result.oos_days],
+        "oos_test_ranges": [
+            [row["test_start"], row["test_end"]]
+            for _, row in result.windows.iterrows()
+            if row.get("chosen")
+        ],
         "stability": result.stability,
         "oos": result.oos_stats.as_row(),
     }
@@ -525,8 +567,12 @@ def format_walk_forward(result: WalkForwardResult) -> str:
         f"modal parameters chosen in {result.stability.get('modal_parameters_share', 0):.0%} of "
         f"windows: {result.stability.get('modal_parameters')}",
         f"out of sample: {s.trades} trades, net {s.net_pnl} USD, win rate {_fmt(s.win_rate)}, "
-        f"profit factor {_fmt(s.profit_factor)}, Sharpe {_fmt(s.sharpe_ratio)}, "
-        f"max drawdown {s.max_drawdown_pct:.2%}",
+        f"profit factor {_fmt(s.profit_factor)}, max drawdown {s.max_drawdown_pct:.2%}",
+        f"out-of-sample Sharpe per trading day: {s.sharpe.describe()}",
+        f"out-of-sample deflated Sharpe after {s.n_trials} configurations: "
+        f"{_fmt(s.deflated_sharpe)} (probability {_fmt(s.deflated_sharpe_probability)})",
+        f"positions closed at a test window's last bar: "
+        f"{int(result.windows.get('oos_closed_at_end', pd.Series(dtype=float)).fillna(0).sum())}",
         "",
         *[f"{name}: {path}" for name, path in result.files.items()],
     ]

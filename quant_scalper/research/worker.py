@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +33,6 @@ class PointTask:
     point_id: str
     params: Mapping[str, Any]
     settings: BacktestSettings
-    trading_days: tuple[date, ...] = ()
     return_trades: bool = False
     bootstrap_samples: int = 1000
     seed: int = 0
@@ -67,13 +66,19 @@ def run_point(task: PointTask) -> PointResult:
         stats = compute_stats(
             outcome.trades,
             starting,
-            trading_days=task.trading_days or None,
+            calendar=outcome.calendar,
             bootstrap_samples=task.bootstrap_samples,
             seed=task.seed,
         )
         row = stats.as_row()
         row["open_positions_at_end"] = len(outcome.open_positions)
         row["risk_trips"] = len(outcome.trips)
+        row["day_rolls"] = len(outcome.day_rolls)
+        # With flatten_at_end, positions still open at the last bar close there: count them.
+        row["closed_at_end"] = 0
+        if task.settings.flatten_at_end and outcome.contracts:
+            last_bar = datetime.fromisoformat(outcome.contracts[-1].last_bar_ts)
+            row["closed_at_end"] = sum(1 for t in outcome.trades if t.closed_at >= last_bar)
         return PointResult(
             point_id=task.point_id,
             params=dict(task.params),

@@ -112,10 +112,14 @@ pub struct Market<'a> {
     pub bar_ts: &'a [i64],
     /// Bar closes.
     pub close: &'a [f64],
-    /// Trading-day index of each bar (for daily returns), `0..n_days`.
-    pub bar_day: &'a [u32],
-    /// Number of trading days (zero-P&L days count in the Sharpe ratio).
-    pub n_days: usize,
+    /// Where each statistics day starts (UTC ns, ascending; see
+    /// `quant_scalper.analysis.stats.TradingCalendar`): a trade's P&L is booked on the last
+    /// day starting at or before its exit (the first day when none does). One slot of the
+    /// daily P&L each; days without a trade stay at zero.
+    pub day_open_ns: &'a [i64],
+    /// A gap between consecutive bars longer than this restarts the z-score's warm-up
+    /// (UTC ns; 0: off), as the strategy's `max_bar_gap_minutes`.
+    pub max_gap_ns: i64,
     /// Quote timestamps (UTC ns), ascending within a segment.
     pub quote_ts: &'a [i64],
     /// Best bids.
@@ -233,8 +237,6 @@ pub struct Summary {
     pub max_drawdown: f64,
     /// The same over the peak equity.
     pub max_drawdown_pct: f64,
-    /// Annualised Sharpe of daily returns (NaN when undefined).
-    pub sharpe: f64,
     /// Trades closed by the stop.
     pub stops: u32,
     /// Bars where the stop and the target both triggered (resolved by [`Intrabar`]).
@@ -243,19 +245,20 @@ pub struct Summary {
     pub open_at_end: u32,
 }
 
-const TRADING_DAYS_PER_YEAR: f64 = 252.0;
 const ONE_MINUTE_NS: i64 = 60_000_000_000;
 
 /// Check array lengths, offsets and ordering.
 pub fn validate(market: &Market<'_>) -> Result<(), PrescreenError> {
     let n = market.bar_ts.len();
     if market.close.len() != n
-        || market.bar_day.len() != n
         || !(market.entry_allowed.is_empty() || market.entry_allowed.len() == n)
     {
         return Err(PrescreenError::LengthMismatch {
-            what: "bar_ts, close, bar_day, entry_allowed",
+            what: "bar_ts, close, entry_allowed",
         });
+    }
+    if market.day_open_ns.windows(2).any(|w| w[0] > w[1]) {
+        return Err(PrescreenError::Unsorted { what: "day open" });
     }
     if market.flatten_ns.windows(2).any(|w| w[0] > w[1]) {
         return Err(PrescreenError::Unsorted { what: "flatten" });
@@ -291,13 +294,9 @@ pub fn validate(market: &Market<'_>) -> Result<(), PrescreenError> {
             return Err(PrescreenError::Unsorted { what: "quote" });
         }
     }
-    if market
-        .bar_day
-        .iter()
-        .any(|&d| d as usize >= market.n_days.max(1))
-    {
+    if market.max_gap_ns < 0 {
         return Err(PrescreenError::LengthMismatch {
-            what: "bar_day values must be below n_days",
+            what: "max_gap_ns must be >= 0 (0: off)",
         });
     }
     Ok(())
@@ -368,14 +367,33 @@ fn prepare(market: &Market<'_>) -> Prepared {
     }
 }
 
-/// Z-scores of the closes for `window`, restarting at each segment (NaN in warm-up).
+/// Z-scores of the closes for `window`, restarting at each segment and after each bar gap
+/// longer than `max_gap_ns` (NaN in warm-up).
 fn zscores(market: &Market<'_>, window: usize) -> Result<Vec<f64>, PrescreenError> {
     let mut out = vec![f64::NAN; market.close.len()];
     for s in 0..market.bar_offsets.len() - 1 {
         let (a, b) = (market.bar_offsets[s], market.bar_offsets[s + 1]);
-        rolling::zscore_into(&market.close[a..b], window, &mut out[a..b])?;
+        let mut start = a;
+        for i in a..=b {
+            let gap = i < b
+                && i > a
+                && market.max_gap_ns > 0
+                && market.bar_ts[i] - market.bar_ts[i - 1] > market.max_gap_ns;
+            if i == b || gap {
+                rolling::zscore_into(&market.close[start..i], window, &mut out[start..i])?;
+                start = i;
+            }
+        }
     }
     Ok(out)
+}
+
+/// The statistics day of `ts` (see [`Market::day_open_ns`]).
+fn stat_day_of(market: &Market<'_>, ts: i64) -> usize {
+    market
+        .day_open_ns
+        .partition_point(|&open| open <= ts)
+        .saturating_sub(1)
 }
 
 /// An open position.
@@ -517,15 +535,14 @@ fn simulate(
     let mut peak = costs.starting_balance;
     let mut breakers = Breakers::new();
     // Positions of ended contracts, closed later by a holding or halt alert: (at, position,
-    // price, reason, Sharpe day), latest first.
-    let mut pending: Vec<(i64, Open, f64, ExitReason, u32)> = Vec::new();
+    // price, reason), latest first.
+    let mut pending: Vec<(i64, Open, f64, ExitReason)> = Vec::new();
     let mut close_trade = |summary: &mut Summary,
                            breakers: &mut Breakers,
                            open: &Open,
                            exit_ts: i64,
                            exit_price: f64,
-                           reason: ExitReason,
-                           day: u32| {
+                           reason: ExitReason| {
         let pnl = (exit_price - open.entry_price) * open.side * scale - fee;
         // Booked on the trading day of the exit (an alert in a data gap is on its own day).
         breakers.record(exit_ts, risk_day_of(market, exit_ts), pnl, point);
@@ -548,7 +565,9 @@ fn simulate(
         if peak > 0.0 {
             summary.max_drawdown_pct = summary.max_drawdown_pct.max(drawdown / peak);
         }
-        daily[day as usize] += pnl;
+        if let Some(slot) = daily.get_mut(stat_day_of(market, exit_ts)) {
+            *slot += pnl;
+        }
         on_trade(&Trade {
             side: open.side as i8,
             entry_ts: open.entry_ts,
@@ -566,7 +585,7 @@ fn simulate(
         let mut pos: Option<Open> = None;
         for i in b0..b1 {
             let q_end = prepared.quote_end[i];
-            let (day, risk_day) = (market.bar_day[i], prepared.risk_day[i]);
+            let risk_day = prepared.risk_day[i];
             // Closes of earlier contracts whose alert fired before this bar's data.
             let next_ts = if q < q_end {
                 market.quote_ts[q]
@@ -574,8 +593,8 @@ fn simulate(
                 market.bar_ts[i]
             };
             while pending.last().is_some_and(|p| p.0 < next_ts) {
-                if let Some((at, open, price, reason, day)) = pending.pop() {
-                    close_trade(&mut summary, &mut breakers, &open, at, price, reason, day);
+                if let Some((at, open, price, reason)) = pending.pop() {
+                    close_trade(&mut summary, &mut breakers, &open, at, price, reason);
                 }
             }
             if let Some(open) = pos {
@@ -621,7 +640,6 @@ fn simulate(
                             market.quote_ts[k],
                             price,
                             ExitReason::Stop,
-                            day,
                         );
                         pos = None;
                     }
@@ -633,7 +651,6 @@ fn simulate(
                             market.quote_ts[k],
                             open.target,
                             ExitReason::Target,
-                            day,
                         );
                         pos = None;
                     }
@@ -649,7 +666,6 @@ fn simulate(
                                 open.deadline,
                                 price,
                                 open.deadline_reason,
-                                day,
                             );
                             pos = None;
                         }
@@ -675,7 +691,6 @@ fn simulate(
                         market.bar_ts[i],
                         price,
                         ExitReason::DailyLimit,
-                        day,
                     );
                     pos = None;
                     continue;
@@ -692,7 +707,6 @@ fn simulate(
                         market.bar_ts[i],
                         price,
                         ExitReason::Roll,
-                        day,
                     );
                     pos = None;
                 }
@@ -712,7 +726,6 @@ fn simulate(
                             market.bar_ts[i],
                             price,
                             ExitReason::Signal,
-                            day,
                         );
                         pos = None;
                     }
@@ -726,7 +739,6 @@ fn simulate(
                             open.deadline,
                             price,
                             open.deadline_reason,
-                            day,
                         );
                         pos = None;
                     }
@@ -773,55 +785,37 @@ fn simulate(
             if at <= market.end_ns && last_quote > market.quote_offsets[s] {
                 // Booked when the replay reaches `at`: later contracts' trades may come first.
                 let price = open.market_exit(market, last_quote - 1);
-                pending.push((at, open, price, reason, market.bar_day[b1 - 1]));
+                pending.push((at, open, price, reason));
                 pending.sort_by_key(|p| std::cmp::Reverse(p.0));
             } else {
                 summary.open_at_end += 1;
             }
         }
     }
-    while let Some((at, open, price, reason, day)) = pending.pop() {
-        close_trade(&mut summary, &mut breakers, &open, at, price, reason, day);
+    while let Some((at, open, price, reason)) = pending.pop() {
+        close_trade(&mut summary, &mut breakers, &open, at, price, reason);
     }
-    summary.sharpe = sharpe(daily, costs.starting_balance);
     summary
 }
 
-/// Annualised Sharpe ratio of daily returns (P&L over the equity at the day's start).
-fn sharpe(daily: &[f64], starting_balance: f64) -> f64 {
-    let n = daily.len();
-    if n < 2 {
-        return f64::NAN;
-    }
-    let mut equity = starting_balance;
-    let mut sum = 0.0;
-    let mut sum_sq = 0.0;
-    for &pnl in daily {
-        let r = if equity > 0.0 { pnl / equity } else { 0.0 };
-        sum += r;
-        sum_sq += r * r;
-        equity += pnl;
-    }
-    let mean = sum / n as f64;
-    let var = (sum_sq - sum * mean) / (n as f64 - 1.0);
-    if var <= 0.0 {
-        return f64::NAN;
-    }
-    mean / var.sqrt() * TRADING_DAYS_PER_YEAR.sqrt()
+/// How many statistics days the daily P&L has (at least one).
+pub fn n_days(market: &Market<'_>) -> usize {
+    market.day_open_ns.len().max(1)
 }
 
-/// Every closed trade of one point (for parity checks against the Nautilus backtest).
+/// Every closed trade of one point (for parity checks against the Nautilus backtest), its
+/// summary and its P&L per statistics day.
 pub fn trades(
     market: &Market<'_>,
     point: &Point,
     costs: &Costs,
     intrabar: Intrabar,
-) -> Result<(Vec<Trade>, Summary), PrescreenError> {
+) -> Result<(Vec<Trade>, Summary, Vec<f64>), PrescreenError> {
     validate(market)?;
     check_point(0, point)?;
     let prepared = prepare(market);
     let z = zscores(market, point.window)?;
-    let mut daily = vec![0.0; market.n_days.max(1)];
+    let mut daily = vec![0.0; n_days(market)];
     let mut out = Vec::new();
     let summary = simulate(
         market,
@@ -833,10 +827,12 @@ pub fn trades(
         &mut daily,
         |t| out.push(*t),
     );
-    Ok((out, summary))
+    Ok((out, summary, daily))
 }
 
-/// The summary of every point, in the order given, on `threads` threads (0: all cores).
+/// The summary of every point, in the order given, on `threads` threads (0: all cores), and
+/// the points' P&L per statistics day, row-major (`points.len()` rows of [`n_days`]): the
+/// Sharpe ratio is computed from it in Python by the one shared implementation.
 ///
 /// Points with the same window share one z-score series per segment.
 pub fn screen(
@@ -845,7 +841,7 @@ pub fn screen(
     costs: &Costs,
     intrabar: Intrabar,
     threads: usize,
-) -> Result<Vec<Summary>, PrescreenError> {
+) -> Result<(Vec<Summary>, Vec<f64>), PrescreenError> {
     validate(market)?;
     for (i, p) in points.iter().enumerate() {
         check_point(i, p)?;
@@ -863,21 +859,26 @@ pub fn screen(
         threads
     }
     .clamp(1, points.len().max(1));
+    let days = n_days(market);
     let mut out = vec![Summary::default(); points.len()];
+    let mut daily = vec![0.0; points.len() * days];
     let chunk = points.len().div_ceil(threads).max(1);
     thread::scope(|scope| {
-        for (pts, res) in points.chunks(chunk).zip(out.chunks_mut(chunk)) {
+        for ((pts, res), pnl) in points
+            .chunks(chunk)
+            .zip(out.chunks_mut(chunk))
+            .zip(daily.chunks_mut(chunk * days))
+        {
             let (prepared, by_window) = (&prepared, &by_window);
             scope.spawn(move || {
-                let mut daily = vec![0.0; market.n_days.max(1)];
-                for (p, r) in pts.iter().zip(res.iter_mut()) {
+                for ((p, r), row) in pts.iter().zip(res.iter_mut()).zip(pnl.chunks_mut(days)) {
                     let z = &by_window[&p.window];
-                    *r = simulate(market, prepared, z, p, costs, intrabar, &mut daily, |_| {});
+                    *r = simulate(market, prepared, z, p, costs, intrabar, row, |_| {});
                 }
             });
         }
     });
-    Ok(out)
+    Ok((out, daily))
 }
 
 #[cfg(test)]
@@ -891,7 +892,6 @@ mod tests {
     struct Data {
         bar_ts: Vec<i64>,
         close: Vec<f64>,
-        day: Vec<u32>,
         quote_ts: Vec<i64>,
         bid: Vec<f64>,
         ask: Vec<f64>,
@@ -905,7 +905,6 @@ mod tests {
             let mut d = Data {
                 bar_ts: vec![],
                 close: vec![],
-                day: vec![],
                 quote_ts: vec![],
                 bid: vec![],
                 ask: vec![],
@@ -917,7 +916,6 @@ mod tests {
                 let ts = (i as i64 + 1) * MIN;
                 d.bar_ts.push(ts);
                 d.close.push(ohlc[3]);
-                d.day.push(0);
                 for (k, &b) in ohlc.iter().enumerate() {
                     d.quote_ts.push(ts - (3 - k as i64) * 100_000_000);
                     d.bid.push(b);
@@ -931,8 +929,8 @@ mod tests {
             Market {
                 bar_ts: &self.bar_ts,
                 close: &self.close,
-                bar_day: &self.day,
-                n_days: 1,
+                day_open_ns: &[],
+                max_gap_ns: 0,
                 quote_ts: &self.quote_ts,
                 bid: &self.bid,
                 ask: &self.ask,
@@ -987,7 +985,7 @@ mod tests {
             [98.0, 98.75, 97.0, 98.5],
             flat(98.5),
         ]);
-        let (ticks, summary) = trades(&d.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
+        let (ticks, summary, _) = trades(&d.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
         assert_eq!(ticks.len(), 1);
         let t = ticks[0];
         assert_eq!(
@@ -998,7 +996,7 @@ mod tests {
         assert!(close(t.pnl, 0.5 * 5.0 - 1.24));
         assert_eq!(t.exit_ts, 5 * MIN - 200_000_000);
         assert_eq!(summary.ambiguous_bars, 1);
-        let (first, _) = trades(&d.market(), &POINT, &COSTS, Intrabar::StopFirst).unwrap();
+        let (first, _, _) = trades(&d.market(), &POINT, &COSTS, Intrabar::StopFirst).unwrap();
         let s = first[0];
         assert_eq!(s.reason, ExitReason::Stop);
         // A stop-market fills at the bid that triggers it (97.00, through the 97.25 stop).
@@ -1019,7 +1017,7 @@ mod tests {
             max_holding_ns: Some(MIN),
             ..POINT
         };
-        let (t, _) = trades(&d.market(), &point, &COSTS, Intrabar::Ticks).unwrap();
+        let (t, _, _) = trades(&d.market(), &point, &COSTS, Intrabar::Ticks).unwrap();
         assert_eq!(t.len(), 1);
         assert_eq!(
             (t[0].exit_ts, t[0].reason),
@@ -1028,7 +1026,7 @@ mod tests {
         assert!(close(t[0].exit_price, 98.0));
         // Without it the flat window (z = 0) closes it a minute later; cut the data before
         // that and the position is still open at the end (not a closed trade).
-        let (later, _) = trades(&d.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
+        let (later, _, _) = trades(&d.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
         assert_eq!(
             (later[0].exit_ts, later[0].reason),
             (6 * MIN, ExitReason::Signal)
@@ -1040,7 +1038,7 @@ mod tests {
             flat(98.0),
             flat(98.0),
         ]);
-        let (none, summary) = trades(&cut.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
+        let (none, summary, _) = trades(&cut.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
         assert!(none.is_empty());
         assert_eq!(summary.open_at_end, 1);
     }
@@ -1058,14 +1056,14 @@ mod tests {
             flat(98.0),
         ]);
         d.roll = vec![5 * MIN];
-        let (t, summary) = trades(&d.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
+        let (t, summary, _) = trades(&d.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
         assert_eq!(t.len(), 1);
         assert_eq!((t[0].exit_ts, t[0].reason), (5 * MIN, ExitReason::Roll));
         assert!(close(t[0].exit_price, 98.0));
         assert_eq!(summary.open_at_end, 0);
         // A roll at the entry bar: no entry at all.
         d.roll = vec![4 * MIN];
-        let (none, _) = trades(&d.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
+        let (none, _, _) = trades(&d.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
         assert!(none.is_empty());
     }
 
@@ -1091,9 +1089,9 @@ mod tests {
             },
             POINT,
         ];
-        let all = screen(&d.market(), &points, &COSTS, Intrabar::Ticks, 2).unwrap();
+        let (all, _) = screen(&d.market(), &points, &COSTS, Intrabar::Ticks, 2).unwrap();
         for (p, s) in points.iter().zip(&all) {
-            let (_, alone) = trades(&d.market(), p, &COSTS, Intrabar::Ticks).unwrap();
+            let (_, alone, _) = trades(&d.market(), p, &COSTS, Intrabar::Ticks).unwrap();
             assert_eq!(format!("{s:?}"), format!("{alone:?}")); // NaN Sharpe != NaN
         }
         let bad = Point {
@@ -1120,7 +1118,7 @@ mod tests {
             ]);
         }
         let d = Data::new(&bars);
-        let (all, _) = trades(&d.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
+        let (all, _, _) = trades(&d.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
         assert_eq!(all.len(), 6);
         assert!(all
             .iter()
@@ -1132,7 +1130,7 @@ mod tests {
             pause_ns: 6 * MIN,
             ..POINT
         };
-        let (t, _) = trades(&d.market(), &paused, &COSTS, Intrabar::Ticks).unwrap();
+        let (t, _, _) = trades(&d.market(), &paused, &COSTS, Intrabar::Ticks).unwrap();
         let entries: Vec<i64> = t.iter().map(|t| t.entry_ts / MIN).collect();
         assert_eq!(entries, vec![4, 8, 16, 20]);
         // A $20 daily limit: the third loss takes the day to -22.47 USD, no entries after it
@@ -1141,7 +1139,73 @@ mod tests {
             daily_loss_limit: 20.0,
             ..POINT
         };
-        let (t, _) = trades(&d.market(), &limited, &COSTS, Intrabar::Ticks).unwrap();
+        let (t, _, _) = trades(&d.market(), &limited, &COSTS, Intrabar::Ticks).unwrap();
         assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn a_gap_longer_than_the_limit_restarts_the_warm_up() {
+        // The setup of the first test, with 30 minutes without bars before the 98 close.
+        let mut d = Data::new(&[
+            flat(100.0),
+            flat(100.25),
+            flat(100.0),
+            flat(98.0),
+            [98.0, 98.75, 97.0, 98.5],
+            flat(98.5),
+        ]);
+        for (i, ts) in d.bar_ts.iter_mut().enumerate() {
+            if i >= 3 {
+                *ts += 30 * MIN;
+            }
+        }
+        for (k, ts) in d.quote_ts.iter_mut().enumerate() {
+            if k >= 12 {
+                *ts += 30 * MIN;
+            }
+        }
+        let (spans, _, _) = trades(&d.market(), &POINT, &COSTS, Intrabar::Ticks).unwrap();
+        assert_eq!(spans.len(), 1, "without the rule the window spans the gap");
+        let gap_aware = Market {
+            max_gap_ns: 10 * MIN,
+            ..d.market()
+        };
+        let (none, _, _) = trades(&gap_aware, &POINT, &COSTS, Intrabar::Ticks).unwrap();
+        assert!(
+            none.is_empty(),
+            "the 98 close is the first of a fresh window"
+        );
+        // A limit above the gap changes nothing.
+        let wide = Market {
+            max_gap_ns: 31 * MIN,
+            ..d.market()
+        };
+        let (same, _, _) = trades(&wide, &POINT, &COSTS, Intrabar::Ticks).unwrap();
+        assert_eq!(same, spans);
+    }
+
+    #[test]
+    fn daily_pnl_is_booked_on_the_day_open_before_the_exit() {
+        let d = Data::new(&[
+            flat(100.0),
+            flat(100.25),
+            flat(100.0),
+            flat(98.0),
+            [98.0, 98.75, 97.0, 98.5],
+            flat(98.5),
+        ]);
+        let opens = [0, 5 * MIN - 100_000_000, 6 * MIN];
+        let m = Market {
+            day_open_ns: &opens,
+            ..d.market()
+        };
+        // The target fills at 5 min - 200 ms: before the second day opens.
+        let (t, _, daily) = trades(&m, &POINT, &COSTS, Intrabar::Ticks).unwrap();
+        assert_eq!(daily.len(), 3);
+        assert!(close(daily[0], t[0].pnl) && daily[1] == 0.0 && daily[2] == 0.0);
+        let (_, rows) = screen(&m, &[POINT, POINT], &COSTS, Intrabar::Ticks, 2).unwrap();
+        assert_eq!(rows.len(), 6);
+        assert_eq!(&rows[..3], &daily[..]);
+        assert_eq!(&rows[3..], &daily[..]);
     }
 }

@@ -139,8 +139,8 @@ fn offsets(values: &[i64]) -> PyResult<Vec<usize>> {
 struct MarketData {
     bar_ts: Vec<i64>,
     close: Vec<f64>,
-    bar_day: Vec<u32>,
-    n_days: usize,
+    day_open_ns: Vec<i64>,
+    max_gap_ns: i64,
     quote_ts: Vec<i64>,
     bid: Vec<f64>,
     ask: Vec<f64>,
@@ -158,8 +158,8 @@ impl MarketData {
         Market {
             bar_ts: &self.bar_ts,
             close: &self.close,
-            bar_day: &self.bar_day,
-            n_days: self.n_days,
+            day_open_ns: &self.day_open_ns,
+            max_gap_ns: self.max_gap_ns,
             quote_ts: &self.quote_ts,
             bid: &self.bid,
             ask: &self.ask,
@@ -178,8 +178,8 @@ impl MarketData {
 fn market_data(
     bar_ts: PyReadonlyArray1<'_, i64>,
     close: PyReadonlyArray1<'_, f64>,
-    bar_day: PyReadonlyArray1<'_, u32>,
-    n_days: usize,
+    day_open_ns: PyReadonlyArray1<'_, i64>,
+    max_gap_ns: i64,
     quote_ts: PyReadonlyArray1<'_, i64>,
     bid: PyReadonlyArray1<'_, f64>,
     ask: PyReadonlyArray1<'_, f64>,
@@ -194,8 +194,8 @@ fn market_data(
     Ok(MarketData {
         bar_ts: bar_ts.as_array().to_vec(),
         close: close.as_array().to_vec(),
-        bar_day: bar_day.as_array().to_vec(),
-        n_days,
+        day_open_ns: day_open_ns.as_array().to_vec(),
+        max_gap_ns,
         quote_ts: quote_ts.as_array().to_vec(),
         bid: bid.as_array().to_vec(),
         ask: ask.as_array().to_vec(),
@@ -232,10 +232,11 @@ fn to_point(
 
 /// Rank parameter points with the batch simulator (see `quant_scalper.research.prescreen`).
 /// Per-point arrays: window, entry_z, exit_z, stop and target (points), max_holding_ns (<= 0:
-/// off). Returns a dict of per-point numpy arrays (trades, winners, net_pnl, ...).
+/// off). Returns a dict of per-point numpy arrays (trades, winners, net_pnl, ...) and
+/// `daily_pnl`, a (points x statistics days) array of P&L per day.
 #[pyfunction]
 #[pyo3(signature = (
-    bar_ts, close, bar_day, n_days, quote_ts, bid, ask, bar_offsets, quote_offsets,
+    bar_ts, close, day_open_ns, max_gap_ns, quote_ts, bid, ask, bar_offsets, quote_offsets,
     roll_ns, end_ns, day_starts, entry_allowed, flatten_ns,
     window, entry_z, exit_z, stop, target, max_holding_ns, daily_loss_limit, max_losses, pause_ns,
     multiplier, fee_per_side, quantity, starting_balance, intrabar="stop_first", threads=0
@@ -245,8 +246,8 @@ fn prescreen<'py>(
     py: Python<'py>,
     bar_ts: PyReadonlyArray1<'py, i64>,
     close: PyReadonlyArray1<'py, f64>,
-    bar_day: PyReadonlyArray1<'py, u32>,
-    n_days: usize,
+    day_open_ns: PyReadonlyArray1<'py, i64>,
+    max_gap_ns: i64,
     quote_ts: PyReadonlyArray1<'py, i64>,
     bid: PyReadonlyArray1<'py, f64>,
     ask: PyReadonlyArray1<'py, f64>,
@@ -277,8 +278,8 @@ fn prescreen<'py>(
     let data = market_data(
         bar_ts,
         close,
-        bar_day,
-        n_days,
+        day_open_ns,
+        max_gap_ns,
         quote_ts,
         bid,
         ask,
@@ -335,7 +336,7 @@ fn prescreen<'py>(
         quantity,
         starting_balance,
     };
-    let summaries = py
+    let (summaries, daily) = py
         .detach(|| sim::screen(&data.view(), &points, &costs, mode, threads))
         .map_err(pre_err)?;
     let out = PyDict::new(py);
@@ -361,10 +362,13 @@ fn prescreen<'py>(
     column!("fees", fees, f64);
     column!("max_drawdown_usd", max_drawdown, f64);
     column!("max_drawdown_pct", max_drawdown_pct, f64);
-    column!("sharpe_ratio", sharpe, f64);
     column!("stops", stops, i64);
     column!("ambiguous_bars", ambiguous_bars, i64);
     column!("open_at_end", open_at_end, i64);
+    let days = sim::n_days(&data.view());
+    let matrix = numpy::ndarray::Array2::from_shape_vec((n, days), daily)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    out.set_item("daily_pnl", numpy::PyArray2::from_owned_array(py, matrix))?;
     Ok(out)
 }
 
@@ -372,7 +376,7 @@ fn prescreen<'py>(
 /// entry_price, exit_ts, exit_price, pnl, reason) plus `ambiguous_bars` and `open_at_end`.
 #[pyfunction]
 #[pyo3(signature = (
-    bar_ts, close, bar_day, n_days, quote_ts, bid, ask, bar_offsets, quote_offsets,
+    bar_ts, close, day_open_ns, max_gap_ns, quote_ts, bid, ask, bar_offsets, quote_offsets,
     roll_ns, end_ns, day_starts, entry_allowed, flatten_ns,
     window, entry_z, exit_z, stop, target, max_holding_ns, daily_loss_limit, max_losses, pause_ns,
     multiplier, fee_per_side, quantity, starting_balance, intrabar="stop_first"
@@ -382,8 +386,8 @@ fn prescreen_trades<'py>(
     py: Python<'py>,
     bar_ts: PyReadonlyArray1<'py, i64>,
     close: PyReadonlyArray1<'py, f64>,
-    bar_day: PyReadonlyArray1<'py, u32>,
-    n_days: usize,
+    day_open_ns: PyReadonlyArray1<'py, i64>,
+    max_gap_ns: i64,
     quote_ts: PyReadonlyArray1<'py, i64>,
     bid: PyReadonlyArray1<'py, f64>,
     ask: PyReadonlyArray1<'py, f64>,
@@ -413,8 +417,8 @@ fn prescreen_trades<'py>(
     let data = market_data(
         bar_ts,
         close,
-        bar_day,
-        n_days,
+        day_open_ns,
+        max_gap_ns,
         quote_ts,
         bid,
         ask,
@@ -438,7 +442,8 @@ fn prescreen_trades<'py>(
         quantity,
         starting_balance,
     };
-    let (trades, summary) = sim::trades(&data.view(), &point, &costs, mode).map_err(pre_err)?;
+    let (trades, summary, daily) =
+        sim::trades(&data.view(), &point, &costs, mode).map_err(pre_err)?;
     let out = PyDict::new(py);
     let col_i = |f: fn(&sim::Trade) -> i64| trades.iter().map(f).collect::<Vec<i64>>();
     let col_f = |f: fn(&sim::Trade) -> f64| trades.iter().map(f).collect::<Vec<f64>>();
@@ -469,6 +474,7 @@ fn prescreen_trades<'py>(
     out.set_item("reason", reasons)?;
     out.set_item("ambiguous_bars", summary.ambiguous_bars)?;
     out.set_item("open_at_end", summary.open_at_end)?;
+    out.set_item("daily_pnl", PyArray1::from_vec(py, daily))?;
     Ok(out)
 }
 

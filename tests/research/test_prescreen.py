@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 
 from quant_scalper.analysis.metrics import ClosedTrade
-from quant_scalper.analysis.stats import compute_stats
+from quant_scalper.analysis.stats import compute_stats, deflated_sharpe_from_moments
 from quant_scalper.backtest.runner import run_backtest
 from quant_scalper.config import BacktestSettings
-from quant_scalper.research.data import catalog_trading_days
+from quant_scalper.research.data import catalog_calendar
 from quant_scalper.research.prescreen import (
     load_market,
     prescreen_points,
@@ -150,10 +150,10 @@ def test_stop_first_differs_only_in_bars_touching_both(spec: SweepSpec) -> None:
                 second=0, microsecond=0
             )
             assert b.realized_pnl < a.realized_pnl
-    # On the bundled catalog: 3 of 1,167 trades, $30.00 of net P&L.
-    assert len(changed) == 3
+    # On the bundled catalog (gap rule on): 2 of 1,126 trades, $18.75 of net P&L.
+    assert len(ticks) == 1126 and len(changed) == 2
     diff = sum(a.realized_pnl - b.realized_pnl for a, b in changed)
-    assert diff == Decimal("30.00")
+    assert diff == Decimal("18.75")
     market = load_market(settings)
     row = screen(market, [sim_point(settings, market)], sim_costs(settings, market), "stop_first")
     assert row["ambiguous_bars"].iloc[0] >= len(changed)
@@ -164,8 +164,8 @@ def test_screen_statistics_are_the_shared_statistics(spec: SweepSpec) -> None:
     trades = simulate_trades(settings, intrabar="ticks")
     stats = compute_stats(
         trades,
-        Decimal(100_000),
-        trading_days=catalog_trading_days(settings),
+        Decimal(settings.venue.starting_balance.split()[0]),
+        calendar=catalog_calendar(settings),
         bootstrap_samples=0,
     )
     market = load_market(settings)
@@ -177,7 +177,48 @@ def test_screen_statistics_are_the_shared_statistics(spec: SweepSpec) -> None:
     assert row["profit_factor"] == pytest.approx(stats.profit_factor)
     assert row["max_drawdown_usd"] == pytest.approx(float(stats.max_drawdown_usd), abs=1e-6)
     assert row["max_drawdown_pct"] == pytest.approx(stats.max_drawdown_pct, rel=1e-6)
+    # One Sharpe: the Rust daily P&L through analysis.stats.sharpe_ratios, as compute_stats.
     assert row["sharpe_ratio"] == pytest.approx(stats.sharpe_ratio, rel=1e-9)
+
+
+def test_the_pre_screen_sharpe_is_the_nautilus_runs_sharpe(spec: SweepSpec) -> None:
+    """On identical trades the two Sharpe ratios are the same number (they differed:
+    -22.24 vs -22.79 at window 40 / entry 1.5 / exit 0.5)."""
+    point = {"strategy.window": 40, "strategy.entry_z": 1.5, "strategy.exit_z": 0.5}
+    settings = _settings(spec, point)
+    outcome = run_backtest(settings, write_files=False)
+    assert [_key(t) for t in simulate_trades(settings, "ticks")] == [
+        _key(t) for t in outcome.trades
+    ]
+    market = load_market(settings)
+    row = screen(market, [sim_point(settings, market)], sim_costs(settings, market), "ticks")
+    assert row["sharpe_ratio"].iloc[0] == pytest.approx(outcome.stats.sharpe_ratio, rel=1e-12)
+
+
+def _entries_after_gaps(settings: BacktestSettings, trades: list[ClosedTrade]) -> int:
+    """Entries on one of the first ``window`` bars after a gap of more than 10 minutes."""
+    import numpy as np
+
+    market = load_market(settings)
+    ts = market.bar_ts
+    window = int(settings.strategy.get("window", 20))
+    fresh = np.zeros(len(ts), dtype=bool)
+    for start in np.flatnonzero(np.diff(ts) > 10 * 60 * 10**9) + 1:
+        fresh[start : start + window - 1] = True
+    stale = set(ts[fresh].tolist())
+    return sum(1 for t in trades if int(pd.Timestamp(t.opened_at).value) in stale)
+
+
+def test_gap_rule_on_the_bundled_data(spec: SweepSpec) -> None:
+    """Without the rule the first bars after the data's gaps (weekends, the 15-minute break,
+    the daily halt) enter on a stale window; with it (the default) none does."""
+    settings = _settings(spec, {})
+    assert settings.strategy.get("max_bar_gap_minutes", 10) == 10
+    with_rule = simulate_trades(settings, "ticks")
+    assert _entries_after_gaps(settings, with_rule) == 0
+    off = _settings(spec, {"strategy.max_bar_gap_minutes": None})
+    stale = _entries_after_gaps(off, simulate_trades(off, "ticks"))
+    assert stale >= 10
 
 
 def test_points_sharing_a_window_match_points_run_alone(spec: SweepSpec) -> None:
@@ -198,7 +239,8 @@ def test_points_sharing_a_window_match_points_run_alone(spec: SweepSpec) -> None
 
 def test_sweep_backtests_the_prescreen_top_and_counts_every_point(tmp_path: Path) -> None:
     grid = {"strategy.window": [20, 40], "strategy.entry_z": [1.5, 2.0, 2.5]}
-    spec = load_sweep_spec(write_spec(tmp_path / "s.yaml", grid, set=SHORT_RANGE))
+    sessions = {"start": "2013-12-18T00:00:00Z"}  # 3 sessions: a (deflated) Sharpe
+    spec = load_sweep_spec(write_spec(tmp_path / "s.yaml", grid, set=sessions))
     ranked = prescreen_points(spec, spec.points(), spec.base_mapping())
     assert len(ranked) == 6 and ranked["enough_trades"].all()
     assert ranked["sharpe_ratio"].is_monotonic_decreasing
@@ -206,6 +248,19 @@ def test_sweep_backtests_the_prescreen_top_and_counts_every_point(tmp_path: Path
     assert run.ran == 2 and run.trials == 6
     assert set(run.table["point_id"]) == set(ranked["point_id"].head(2))
     assert (run.table["n_trials"] == 6).all()
+    # The trials' Sharpe spread is the pre-screen's over all 6 points, not the 2 survivors'.
+    every = [float(v) for v in ranked["sharpe_ratio"]]
+    for row in run.table.to_dict(orient="records"):
+        expected, _ = deflated_sharpe_from_moments(
+            row["sharpe_ratio"],
+            row["trading_days"],
+            row["returns_skewness"],
+            row["returns_kurtosis"],
+            6,
+            every,
+        )
+        assert expected is not None
+        assert row["deflated_sharpe"] == pytest.approx(expected, rel=1e-12)
 
 
 def test_prescreen_command_ranks_and_writes_every_point(

@@ -7,6 +7,7 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -16,20 +17,21 @@ from quant_scalper.research.errors import ResearchError
 from quant_scalper.research.report import build_report, pre_live_gate
 from quant_scalper.research.store import read_results
 from tests.research.support import write_spec
-from tests.research.test_stats import DAYS, TRADES
+from tests.research.test_stats import CAL, TRADES
 
 RANGE = {"start": "2013-10-06T00:00:00Z", "end": "2013-10-10T20:00:00Z"}
 POINTS = {"strategy.window": [20, 40], "strategy.entry_z": [2.0, 2.5]}
 
 
 def test_gate_passes_and_fails_line_by_line() -> None:
-    stats = compute_stats(TRADES, Decimal(1000), trading_days=DAYS, n_trials=1)
+    stats = compute_stats(TRADES, Decimal(1000), calendar=CAL, n_trials=1)
     # 2 winners of 5, profit factor 160/100, drawdown 100 on a 1,100 peak.
     gate = {g.name: g for g in pre_live_gate(stats, min_trades=5)}
     assert list(gate) == ["Win rate", "Profit factor", "Max drawdown", "Trades", "Deflated Sharpe"]
     assert not gate["Win rate"].passed and gate["Win rate"].value == "40.0%"
     assert gate["Profit factor"].passed and gate["Profit factor"].value == "1.60"
     assert gate["Max drawdown"].passed  # 100 / 1,100 = 9.1 % < 10 %
+    assert gate["Max drawdown"].rule == "< 10 % of a $1,000 account"
     assert (
         gate["Trades"].passed and not {g.name: g for g in pre_live_gate(stats, 6)}["Trades"].passed
     )
@@ -72,8 +74,14 @@ def test_report_is_self_contained_and_complete(inputs: tuple[Path, Path], tmp_pa
     # Opens offline: plotly.js inlined, no external scripts or styles.
     assert "<script src" not in page and "<link" not in page
     assert page.count('class="plotly-graph-div"') >= 5  # equity, drawdown, monthly, heat, oos
+    # Every point loses out of sample on these days: no recommendation, and why.
+    assert "<h2>No recommendation</h2>" in page and "<h2>Recommended parameters" not in page
+    assert "nothing was profitable out of sample" in markdown
+    assert "**Pre-live gate: FAIL**" in markdown
+    assert "Sharpe (per trading day, annualised)" in markdown
+    assert "95 % interval" in markdown and "too few for the Sharpe ratio" in markdown
+    assert "trading time" in page  # equity and drawdown on a trading-time axis
     for section in (
-        "Recommended parameters",
         "Pre-live gate",
         "Equity and drawdown",
         "Monthly P&amp;L",
@@ -87,30 +95,78 @@ def test_report_is_self_contained_and_complete(inputs: tuple[Path, Path], tmp_pa
     assert len(re.findall(r"\| (PASS|FAIL) \|", markdown)) == 10
     assert "(walk-forward out-of-sample trades decides)" in markdown
     assert "| Trades | >= 10 |" in markdown
-    # The recommendation is the walk-forward's modal choice; its full backtest is the sweep's
-    # row for the same point (same engine, same data), so the trade table has that many rows.
-    params = dict(re.findall(r"\| (strategy\.\w+) \| ([\d.]+) \|", markdown))
-    table = read_results(sweep.parent / "results.parquet")
-    row = table[
-        (table["strategy.window"] == int(params["strategy.window"]))
-        & (table["strategy.entry_z"] == float(params["strategy.entry_z"]))
-    ].iloc[0]
-    trades = page.split("trades of the recommended parameters</summary>")[1].split("</details>")[0]
-    assert trades.count("<tr>") == row["trades"] + 1
-    assert f"| Net P&L (USD) | {row['net_pnl']:,.2f} |" in markdown
-    assert "Source: walk-forward." in markdown
+    # Without a recommendation the base config is backtested for reference: the sweep's base.
+    assert "Source: none." in markdown
+    assert "the figures below are the base config's, for reference only" in markdown
 
 
-def test_report_from_a_sweep_alone_recommends_its_best_neighbourhood(
+def test_report_from_a_sweep_alone_where_every_point_loses(
     inputs: tuple[Path, Path], tmp_path: Path
 ) -> None:
     sweep, _ = inputs
+    table = read_results(sweep.parent / "results.parquet")
+    assert (table["net_pnl"] <= 0).all()
     html_path, md_path = build_report(sweep_config=sweep, out=tmp_path / "s.html")
     markdown = md_path.read_text()
-    assert "Source: sweep." in markdown and "Best neighbourhood in the sweep" in markdown
+    assert "Source: none." in markdown and "every one of the 4 sweep points lost" in markdown
     assert "(in-sample backtest decides)" in markdown
     assert "<h2>Walk-forward</h2>" not in html_path.read_text()
     assert re.findall(r"\| (\d{4}-\d{2}) \|", markdown) == ["2013-10"]  # monthly P&L
+
+
+def _table(net: list[float]) -> pd.DataFrame:
+    grid = [(w, e) for w in (20, 40, 60) for e in (1.5, 2.0, 2.5)]
+    return pd.DataFrame(
+        {
+            "point_id": [f"p{i}" for i in range(9)],
+            "status": "ok",
+            "strategy.window": [w for w, _ in grid],
+            "strategy.entry_z": [e for _, e in grid],
+            "trades": 100,
+            "net_pnl": net,
+            "sharpe_ratio": net,
+        }
+    )
+
+
+def test_recommendation_flags_edge_of_grid_choices() -> None:
+    from quant_scalper.research.select import recommend
+
+    # The best plateau is at window 60 / entry 2.5: both at the edge of the values tried.
+    net = [-5.0, -4.0, -3.0, -2.0, 1.0, 2.0, -1.0, 3.0, 9.0]
+    choice = recommend(_table(net), "net_pnl", 30)
+    assert choice.source == "sweep"
+    assert choice.params == {"strategy.window": 60, "strategy.entry_z": 2.5}
+    assert len(choice.edge_flags) == 2
+    assert "strategy.window = 60 is the highest value tried (20 .. 60)" in choice.edge_flags[0]
+    assert all(flag in choice.reasons for flag in choice.edge_flags)
+    inner = [-5.0, -4.0, -3.0, -2.0, 9.0, 2.0, -1.0, 3.0, 1.0]
+    assert recommend(_table(inner), "net_pnl", 30).edge_flags == []
+
+
+def test_no_recommendation_when_nothing_is_profitable_out_of_sample() -> None:
+    from quant_scalper.research.select import recommend
+
+    walk_forward = {
+        "objective": "net_pnl",
+        "walk_forward_efficiency": None,
+        "stability": {
+            "modal_parameters": {"strategy.window": 40},
+            "modal_parameters_share": 1.0,
+            "windows_with_choice": 3,
+        },
+        "oos": {"net_pnl": -12.5, "trades": 40},
+    }
+    profitable_in_sample = _table([1.0] * 9)
+    choice = recommend(profitable_in_sample, "net_pnl", 30, walk_forward)
+    assert (choice.source, choice.params, choice.recommended) == ("none", {}, False)
+    assert "nothing was profitable out of sample" in choice.reasons[0]
+    assert "-$12.50 over 40 trades" in choice.reasons[0]
+    winning = {**walk_forward, "oos": {"net_pnl": 80.0, "trades": 40}}
+    choice = recommend(profitable_in_sample, "net_pnl", 30, winning)
+    assert choice.source == "walk-forward" and choice.params == {"strategy.window": 40}
+    assert choice.edge_flags == []  # 40 is inside 20 .. 60
+    assert recommend(_table([-1.0] * 9), "net_pnl", 30).source == "none"
 
 
 def test_report_needs_some_input(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from quant_scalper.analysis.stats import compute_stats
 from quant_scalper.backtest.runner import run_backtest
 from quant_scalper.cli import main
-from quant_scalper.research.data import catalog_trading_days
+from quant_scalper.research.data import catalog_calendar
 from quant_scalper.research.errors import ResultsMismatchError, SweepConfigError
 from quant_scalper.research.heatmap import heatmap_table, write_heatmap
 from quant_scalper.research.spec import load_sweep_spec, point_id
@@ -122,15 +122,18 @@ def test_sweep_row_is_the_backtest_and_the_shared_stats(
     outcome = run_backtest(settings, write_files=False)
     stats = compute_stats(
         outcome.trades,
-        Decimal(100_000),
-        trading_days=catalog_trading_days(settings),
+        Decimal(settings.venue.starting_balance.split()[0]),
+        calendar=catalog_calendar(settings),
         bootstrap_samples=200,
         seed=0,
     ).as_row()
     row = table.set_index("point_id").loc[point_id(point)]
     assert row["trades"] == outcome.summary.trades == stats["trades"]
     for key in ("net_pnl", "sharpe_ratio", "win_rate", "max_drawdown_pct", "bootstrap_dd_p95_usd"):
-        assert row[key] == pytest.approx(stats[key], rel=1e-12), key
+        if stats[key] is None:  # one trading day: no Sharpe ratio
+            assert pd.isna(row[key]), key
+        else:
+            assert row[key] == pytest.approx(stats[key], rel=1e-12), key
 
 
 def test_resume_skips_finished_points_and_refuses_another_base(
@@ -152,13 +155,16 @@ def test_resume_skips_finished_points_and_refuses_another_base(
 
 def test_heatmap_html(local_run: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
     _, table = local_run
-    values, counts = heatmap_table(table, "strategy.entry_z", "strategy.window", "sharpe_ratio")
+    # One session (2020-01-06, its evening fragment folded in): no Sharpe ratio is defined.
+    ok = table[table["status"] == "ok"]
+    assert (ok["trading_days"] == 1).all() and ok["sharpe_ratio"].isna().all()
+    values, counts = heatmap_table(table, "strategy.entry_z", "strategy.window", "net_pnl")
     assert values.shape == (2, 1) and (counts == 1).all().all()
     out = write_heatmap(
-        table, tmp_path / "h.html", "strategy.entry_z", "strategy.window", "sharpe_ratio"
+        table, tmp_path / "h.html", "strategy.entry_z", "strategy.window", "net_pnl"
     )
     text = out.read_text()
-    assert "plotly" in text and "sharpe_ratio" in text and len(text) > 1_000_000  # js inlined
+    assert "plotly" in text and "net_pnl" in text and len(text) > 1_000_000  # js inlined
 
 
 def test_dask_scheduler_gives_the_same_table(

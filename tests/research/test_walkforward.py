@@ -94,7 +94,7 @@ def test_out_of_sample_is_the_stitched_test_windows(result: WalkForwardResult) -
     last = windows.iloc[-1]
     raw = {**result.spec.sweep.base_mapping(), "start": last["test_start"], "end": last["test_end"]}
     settings = result.spec.sweep.settings_for(json.loads(last["chosen"]), raw)
-    direct = run_backtest(settings, write_files=False).trades
+    direct = run_backtest(settings.replace(flatten_at_end=True), write_files=False).trades
     assert len(direct) == last["oos_trades"] > 0
     assert result.oos_trades[-len(direct) :] == direct
 
@@ -113,4 +113,52 @@ def test_efficiency_stability_and_files(result: WalkForwardResult) -> None:
     summary = json.loads(result.files["summary"].read_text())
     assert summary["oos"]["trades"] == result.oos_stats.trades
     assert summary["oos_trading_days"] == ["2013-10-08", "2013-10-09", "2013-10-10"]
+    assert len(summary["oos_test_ranges"]) == 3
+    # The out-of-sample deflated Sharpe counts the configurations each window tried.
+    assert summary["oos"]["n_trials"] == 2 == result.oos_stats.n_trials
+    assert (windows["oos_open_at_end"] == 0).all() and "oos_closed_at_end" in windows
     assert len(pd.read_parquet(result.files["oos_trades"])) == result.oos_stats.trades
+
+
+def test_a_position_open_at_a_test_windows_end_closes_at_its_last_bar() -> None:
+    """It used to be dropped (counted only in ``oos_open_at_end``): now it closes at market at
+    the window's last bar, like a position at a contract roll, and is counted."""
+    from quant_scalper.config import load_backtest_settings
+    from quant_scalper.research.worker import PointTask, run_point
+
+    settings = load_backtest_settings(
+        None,
+        [
+            "progress=false",
+            "write_tearsheet=false",
+            "start=2013-10-07T13:00:00Z",
+            "end=2013-10-07T14:15:00Z",
+        ],
+    )
+    kept = run_point(PointTask("a", {}, settings, bootstrap_samples=0))
+    closed = run_point(
+        PointTask("b", {}, settings.replace(flatten_at_end=True), bootstrap_samples=0)
+    )
+    assert kept.status == closed.status == "ok"
+    assert (kept.stats["open_positions_at_end"], kept.stats["closed_at_end"]) == (1, 0)
+    assert (closed.stats["open_positions_at_end"], closed.stats["closed_at_end"]) == (0, 1)
+    assert closed.stats["trades"] == kept.stats["trades"] + 1
+
+
+def test_windows_are_built_from_sessions_with_data(tmp_path: Path) -> None:
+    """The bundled catalog's 20 trading days with bars are 14 sessions and 6 evening fragments:
+    windows count the 14, each fragment riding with the session before it."""
+    from quant_scalper.research.walkforward import trading_day_bounds
+
+    sweep = write_spec(tmp_path / "sweep.yaml", POINTS, set={})
+    path = tmp_path / "wf.yaml"
+    path.write_text(yaml.safe_dump({"sweep": str(sweep), "train_days": 5, "test_days": 2}))
+    bounds = trading_day_bounds(load_walk_forward_spec(path))
+    days = [d.isoformat() for d, _, _ in bounds]
+    assert len(days) == 14
+    for fragment in ("2013-10-15", "2013-10-31", "2013-11-19", "2013-12-04", "2013-12-19"):
+        assert fragment not in days
+    # 2013-12-18's session (to 22:15 UTC) carries the 2013-12-19 evening piece (59 bars from
+    # 17:00 Chicago = 23:00 UTC to the end of the LEAN file at midnight).
+    _, _, last = bounds[days.index("2013-12-18")]
+    assert pd.Timestamp(last, tz="UTC") == pd.Timestamp("2013-12-19T00:00:00Z")
