@@ -1,0 +1,1 @@
+"""Trade journal: fills, round trips, orders, breaker events, equity marks, node status."""
