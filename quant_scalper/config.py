@@ -121,6 +121,7 @@ RISK_KEYS = (
     "session_tz",
     "session_always_open",
     "state_dir",
+    "fee_per_contract_usd",
 )
 
 
@@ -326,6 +327,13 @@ def validate_risk_values(risk: Mapping[str, Any]) -> None:
     from quant_scalper.risk import RiskLimits, SessionSchedule, parse_clock_range, parse_clock_time
 
     limit = check_decimal("risk.daily_loss_limit_usd", risk.get("daily_loss_limit_usd", 500))
+    if risk.get("fee_per_contract_usd") is not None:
+        fee = check_decimal("risk.fee_per_contract_usd", risk["fee_per_contract_usd"])
+        if not Decimal(0) <= fee <= Decimal(100):
+            raise ConfigError(
+                f"risk.fee_per_contract_usd must be a per-contract fee in USD between 0 and 100 "
+                f"(IB's MES fee is 0.62), was {risk['fee_per_contract_usd']!r}"
+            )
     ints = {}
     for key, default, minimum in (
         ("max_consecutive_losses", 3, 1),

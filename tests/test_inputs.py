@@ -47,6 +47,8 @@ def _fails_in_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], *nee
         ("strategy.window=1e9", "strategy.window must be a whole number"),
         ("risk.daily_loss_limit_usd=.nan", "risk.daily_loss_limit_usd must be a finite number"),
         ("risk.session_halt=25:00", "risk.session_halt"),
+        ("risk.fee_per_contract_usd=-1", "risk.fee_per_contract_usd must be a per-contract fee"),
+        ("risk.fee_per_contract_usd=.nan", "risk.fee_per_contract_usd must be a finite number"),
         (
             "risk_engine.max_order_submit_rate=\u0661\u0660\u0660/00:00:01",
             "risk_engine.max_order_submit_rate",
@@ -101,6 +103,23 @@ def test_max_position_contracts_default_and_limit() -> None:
     assert ok.strategy["trade_size"] == 3
     with pytest.raises(ConfigError, match=r"above strategy\.max_position_contracts"):
         load_backtest_settings(BACKTEST, ["strategy.trade_size=3"])
+
+
+def test_fee_per_contract_from_yaml_reaches_the_strategy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10 gap: the fee booked for commission-less (inferred) fills is a YAML key now."""
+    from quant_scalper.live.config import load_live_settings
+    from quant_scalper.live.contract import LiveContract
+    from quant_scalper.live.node import strategy_config
+    from quant_scalper.strategy import ZScoreMeanReversionConfig
+
+    monkeypatch.setenv("IB_ACCOUNT_ID", "DU0000000")
+    contract = LiveContract("MES", 2026, 12, "MESZ6.CME", "MESZ6.CME-1-MINUTE-LAST-EXTERNAL")
+    paper = REPO / "configs" / "live.paper.yaml"
+    for overrides, fee in (([], "0.62"), (["risk.fee_per_contract_usd=0.85"], "0.85")):
+        config = strategy_config(load_live_settings(paper, overrides), contract)
+        assert config["fee_per_contract_usd"] == fee
+        parsed = ZScoreMeanReversionConfig.parse(json.dumps(config))
+        assert str(parsed.fee_per_contract_usd) == fee
 
 
 def _sweep(tmp_path: Path, extra: str = "", parameters: str = "strategy.entry_z: [2.0]") -> Path:
