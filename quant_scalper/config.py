@@ -22,27 +22,13 @@ from typing import Any
 import yaml
 
 from quant_scalper.errors import ConfigError
+from quant_scalper.parameters import RISK_KEYS, STRATEGY_KEYS, default, value_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BACKTEST_CONFIG = Path("configs") / "backtest.yaml"
 
-# The strategy section mirrors ZScoreMeanReversionConfig; kept here as data so the schema can be
-# checked without importing Nautilus.
-STRATEGY_KEYS = (
-    "instrument_id",
-    "bar_type",
-    "window",
-    "entry_z",
-    "exit_z",
-    "max_bar_gap_minutes",
-    "trade_size",
-    "stop_loss_usd_per_contract",
-    "take_profit_usd_per_contract",
-    "subscribe_quote_ticks",
-    "flatten_on_stop",
-    "max_position_contracts",
-)
-DEFAULT_MAX_POSITION_CONTRACTS = 2  # one source of truth: the strategy config's default too
+# The strategy and risk sections' keys and defaults come from one table (quant_scalper.parameters).
+DEFAULT_MAX_POSITION_CONTRACTS: int = default("max_position_contracts")
 MAX_WINDOW = 100_000  # bars; a longer window never fills on a trading day's data
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "OFF")  # Nautilus log levels
 
@@ -105,24 +91,6 @@ class BacktestSettings:
     def replace(self, **changes: Any) -> BacktestSettings:
         """Return a copy with some fields changed (used by sweeps and tests)."""
         return dataclasses.replace(self, **changes)
-
-
-# The risk section feeds the strategy's circuit-breaker fields (one schema for backtest and live).
-RISK_KEYS = (
-    "daily_loss_limit_usd",
-    "max_consecutive_losses",
-    "pause_minutes",
-    "max_holding_minutes",
-    "entry_guard_minutes",
-    "flatten_before_halt",
-    "session_halt",
-    "session_open",
-    "session_breaks",
-    "session_tz",
-    "session_always_open",
-    "state_dir",
-    "fee_per_contract_usd",
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,11 +217,11 @@ def validate_strategy_values(strategy: Mapping[str, Any]) -> None:
     for key in ("instrument_id", "bar_type"):
         if key in strategy and not isinstance(strategy[key], str):
             raise ConfigError(f"strategy.{key} must be text like MES.CME, was {strategy[key]!r}")
-    window = check_int("strategy.window", strategy.get("window", 20), minimum=2)
+    window = check_int("strategy.window", value_of(strategy, "window"), minimum=2)
     if window > MAX_WINDOW:
         raise ConfigError(f"strategy.window must be at most {MAX_WINDOW} bars, was {window}")
-    entry_z = check_number("strategy.entry_z", strategy.get("entry_z", 2.0))
-    exit_z = check_number("strategy.exit_z", strategy.get("exit_z", 0.5))
+    entry_z = check_number("strategy.entry_z", value_of(strategy, "entry_z"))
+    exit_z = check_number("strategy.exit_z", value_of(strategy, "exit_z"))
     if exit_z < 0:
         raise ConfigError(f"strategy.exit_z must be >= 0, was {exit_z}")
     if entry_z <= exit_z:
@@ -261,7 +229,7 @@ def validate_strategy_values(strategy: Mapping[str, Any]) -> None:
             f"strategy.entry_z ({entry_z}) must be greater than strategy.exit_z ({exit_z}): "
             "otherwise a position would close on the bar that opened it",
         )
-    gap = strategy.get("max_bar_gap_minutes", 10)
+    gap = value_of(strategy, "max_bar_gap_minutes")
     if gap is not None and (not isinstance(gap, int) or isinstance(gap, bool) or gap < 1):
         raise ConfigError(
             f"strategy.max_bar_gap_minutes must be a whole number of minutes >= 1 or null "
@@ -272,7 +240,7 @@ def validate_strategy_values(strategy: Mapping[str, Any]) -> None:
         strategy.get("max_position_contracts", DEFAULT_MAX_POSITION_CONTRACTS),
         minimum=1,
     )
-    size = check_int("strategy.trade_size", strategy.get("trade_size", 1), minimum=1)
+    size = check_int("strategy.trade_size", value_of(strategy, "trade_size"), minimum=1)
     if size > cap:
         raise ConfigError(
             f"strategy.trade_size ({size}) is above strategy.max_position_contracts ({cap}): "
@@ -326,7 +294,10 @@ def validate_risk_values(risk: Mapping[str, Any]) -> None:
     """Build the pure risk objects once so a bad limit or session time fails before running."""
     from quant_scalper.risk import RiskLimits, SessionSchedule, parse_clock_range, parse_clock_time
 
-    limit = check_decimal("risk.daily_loss_limit_usd", risk.get("daily_loss_limit_usd", 500))
+    limit = check_decimal(
+        "risk.daily_loss_limit_usd",
+        value_of(risk, "daily_loss_limit_usd"),
+    )
     if risk.get("fee_per_contract_usd") is not None:
         fee = check_decimal("risk.fee_per_contract_usd", risk["fee_per_contract_usd"])
         if not Decimal(0) <= fee <= Decimal(100):
@@ -335,19 +306,19 @@ def validate_risk_values(risk: Mapping[str, Any]) -> None:
                 f"(IB's MES fee is 0.62), was {risk['fee_per_contract_usd']!r}"
             )
     ints = {}
-    for key, default, minimum in (
-        ("max_consecutive_losses", 3, 1),
-        ("pause_minutes", 30, 0),
-        ("max_holding_minutes", 120, 1),
-        ("entry_guard_minutes", 15, 0),
+    for key, minimum in (
+        ("max_consecutive_losses", 1),
+        ("pause_minutes", 0),
+        ("max_holding_minutes", 1),
+        ("entry_guard_minutes", 0),
     ):
-        value = risk.get(key, default)
+        value = value_of(risk, key)
         if value is None and key == "max_holding_minutes":
             ints[key] = None
             continue
         ints[key] = check_int(f"risk.{key}", value, minimum=minimum, maximum=10_000_000)
-    flatten = check_bool("risk.flatten_before_halt", risk.get("flatten_before_halt", True))
-    always_open = check_bool("risk.session_always_open", risk.get("session_always_open", False))
+    flatten = check_bool("risk.flatten_before_halt", value_of(risk, "flatten_before_halt"))
+    always_open = check_bool("risk.session_always_open", value_of(risk, "session_always_open"))
     for key in ("session_halt", "session_open", "session_tz"):
         if key in risk and not isinstance(risk[key], str):
             raise ConfigError(f"risk.{key} must be text (quote times: '16:00'), was {risk[key]!r}")
@@ -366,9 +337,9 @@ def validate_risk_values(risk: Mapping[str, Any]) -> None:
         if not isinstance(breaks, list) or not all(isinstance(b, str) for b in breaks):
             raise ConfigError("risk.session_breaks must be a list like ['15:15-15:30']")
         SessionSchedule(
-            halt_start=parse_clock_time("risk.session_halt", risk.get("session_halt", "16:00")),
-            session_open=parse_clock_time("risk.session_open", risk.get("session_open", "17:00")),
-            tz=risk.get("session_tz", "America/Chicago"),
+            halt_start=parse_clock_time("risk.session_halt", value_of(risk, "session_halt")),
+            session_open=parse_clock_time("risk.session_open", value_of(risk, "session_open")),
+            tz=value_of(risk, "session_tz"),
             breaks=tuple(parse_clock_range(b) for b in breaks),
             always_open=always_open,
         )

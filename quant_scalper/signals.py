@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 
-DEFAULT_MAX_BAR_GAP_MINUTES = 10
+from quant_scalper.parameters import default
+
+DEFAULT_MAX_BAR_GAP_MINUTES: int = default("max_bar_gap_minutes")
 NS_PER_MINUTE = 60_000_000_000
 
 

@@ -21,10 +21,11 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Price
 from nautilus_trader.trading.strategy import Strategy
 
-from quant_scalper.config import DEFAULT_MAX_POSITION_CONTRACTS, parse_utc_timestamp
+from quant_scalper.config import parse_utc_timestamp
 from quant_scalper.control import ControlChannel, ControlChannelError
 from quant_scalper.indicators import ZScore
 from quant_scalper.node_thread import node_loop, on_loop
+from quant_scalper.parameters import default
 from quant_scalper.risk import (
     RISK_STATE_KEY,
     CircuitBreakers,
@@ -52,7 +53,6 @@ from quant_scalper.risk.connection_guard import ConnectionGuard, Link
 from quant_scalper.risk.fill_journal import FillJournal
 from quant_scalper.risk.persistence import SaveOutcome, StateSaver
 from quant_scalper.signals import (
-    DEFAULT_MAX_BAR_GAP_MINUTES,
     Action,
     Side,
     SignalRules,
@@ -152,32 +152,32 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
 
     instrument_id: InstrumentId
     bar_type: BarType
-    window: PositiveInt = 20
-    entry_z: float = 2.0
-    exit_z: float = 0.5
-    max_bar_gap_minutes: PositiveInt | None = DEFAULT_MAX_BAR_GAP_MINUTES
-    trade_size: PositiveInt = 1
-    max_position_contracts: PositiveInt = DEFAULT_MAX_POSITION_CONTRACTS
-    stop_loss_usd_per_contract: Decimal = Decimal(200)
-    take_profit_usd_per_contract: Decimal = Decimal(300)
-    subscribe_quote_ticks: bool = False
-    flatten_on_stop: bool = False
-    daily_loss_limit_usd: Decimal = Decimal(500)
-    max_consecutive_losses: PositiveInt = 3
-    pause_minutes: NonNegativeInt = 30
-    max_holding_minutes: PositiveInt | None = 120
-    entry_guard_minutes: NonNegativeInt = 15
-    flatten_before_halt: bool = True
-    session_halt: str = "16:00"
-    session_open: str = "17:00"
-    session_breaks: tuple[str, ...] = ()
-    session_tz: str = "America/Chicago"
-    session_always_open: bool = False
-    state_dir: str | None = None
-    control_poll_secs: PositiveInt | None = None
-    trade_until: str | None = None
-    resync_secs: PositiveInt | None = None
-    fee_per_contract_usd: Decimal | None = None
+    window: PositiveInt = default("window")
+    entry_z: float = default("entry_z")
+    exit_z: float = default("exit_z")
+    max_bar_gap_minutes: PositiveInt | None = default("max_bar_gap_minutes")
+    trade_size: PositiveInt = default("trade_size")
+    max_position_contracts: PositiveInt = default("max_position_contracts")
+    stop_loss_usd_per_contract: Decimal = default("stop_loss_usd_per_contract")
+    take_profit_usd_per_contract: Decimal = default("take_profit_usd_per_contract")
+    subscribe_quote_ticks: bool = default("subscribe_quote_ticks")
+    flatten_on_stop: bool = default("flatten_on_stop")
+    daily_loss_limit_usd: Decimal = default("daily_loss_limit_usd")
+    max_consecutive_losses: PositiveInt = default("max_consecutive_losses")
+    pause_minutes: NonNegativeInt = default("pause_minutes")
+    max_holding_minutes: PositiveInt | None = default("max_holding_minutes")
+    entry_guard_minutes: NonNegativeInt = default("entry_guard_minutes")
+    flatten_before_halt: bool = default("flatten_before_halt")
+    session_halt: str = default("session_halt")
+    session_open: str = default("session_open")
+    session_breaks: tuple[str, ...] = default("session_breaks")
+    session_tz: str = default("session_tz")
+    session_always_open: bool = default("session_always_open")
+    state_dir: str | None = default("state_dir")
+    control_poll_secs: PositiveInt | None = default("control_poll_secs")
+    trade_until: str | None = default("trade_until")
+    resync_secs: PositiveInt | None = default("resync_secs")
+    fee_per_contract_usd: Decimal | None = default("fee_per_contract_usd")
 
     def risk_limits(self) -> RiskLimits:
         """The circuit-breaker limits of this config (validated)."""

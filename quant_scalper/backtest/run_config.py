@@ -37,6 +37,7 @@ from quant_scalper.config import BacktestSettings, RiskEngineSettings
 from quant_scalper.data.catalog_builder import ContractSegment, catalog_segments
 from quant_scalper.errors import CatalogError, ConfigError
 from quant_scalper.instruments import SPECS, spec_for
+from quant_scalper.parameters import strategy_fields, value_of
 
 # The default per-order notional cap: trade_size x multiplier x this many index points, i.e.
 # room for the index up to 10,000 while still denying a fat-fingered size.
@@ -166,7 +167,7 @@ def build_run_config(
             strategies=strategies,
             actors=actors,
             risk_engine=risk_engine_config(
-                settings.risk_engine, int(settings.strategy.get("trade_size", 1)), instrument_ids
+                settings.risk_engine, int(value_of(settings.strategy, "trade_size")), instrument_ids
             ),
             logging=LoggingConfig(log_level=settings.log_level, bypass_logging=False),
         ),
@@ -201,13 +202,7 @@ def risk_engine_config(
 def _strategy_config(
     settings: BacktestSettings, contract: TradedContract, rolls: bool = False
 ) -> dict[str, object]:
-    merged = {**settings.strategy, **settings.risk}
-    config: dict[str, object] = {
-        key: (str(value) if key.endswith("_usd_per_contract") or key.endswith("_usd") else value)
-        for key, value in merged.items()
-    }
-    if "session_breaks" in config:
-        config["session_breaks"] = list(config["session_breaks"] or [])
+    config: dict[str, object] = strategy_fields(settings.strategy, settings.risk)
     config["instrument_id"] = contract.instrument_id
     config["bar_type"] = contract.bar_type
     config["order_id_tag"] = InstrumentId.from_str(contract.instrument_id).symbol.value

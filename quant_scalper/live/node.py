@@ -40,6 +40,7 @@ from quant_scalper.live.config import LiveSettings, RedisSettings, mask_account
 from quant_scalper.live.connection import start_connection_watch, stop_connection_watch
 from quant_scalper.live.contract import LiveContract
 from quant_scalper.live.errors import GatewayUnreachableError, LiveRunError
+from quant_scalper.parameters import strategy_fields, value_of
 
 LOCK_FILE = "live.lock"
 IB_CLIENT_KEY = "IB"  # the node's data/exec client name: account ids read IB-<account>
@@ -176,13 +177,7 @@ def _redis_bulk(stream: Any, reader: Any, *args: str) -> str:
 
 def strategy_config(settings: LiveSettings, contract: LiveContract) -> dict[str, Any]:
     """The strategy's config dict: strategy and risk sections for the resolved contract."""
-    merged: dict[str, Any] = {**settings.strategy, **settings.risk}
-    config = {
-        key: (str(value) if key.endswith("_usd_per_contract") or key.endswith("_usd") else value)
-        for key, value in merged.items()
-    }
-    if "session_breaks" in config:
-        config["session_breaks"] = list(config["session_breaks"] or [])
+    config = strategy_fields(settings.strategy, settings.risk)
     config["instrument_id"] = contract.instrument_id
     config["bar_type"] = contract.bar_type
     config["order_id_tag"] = contract.local_symbol
@@ -263,7 +258,7 @@ def build_node_config(settings: LiveSettings, contract: LiveContract) -> Any:
     )
     shared = risk_engine_config(
         settings.risk_engine,
-        int(settings.strategy.get("trade_size", 1)),
+        int(value_of(settings.strategy, "trade_size")),
         [contract.instrument_id],
     )
     risk_engine = LiveRiskEngineConfig(
@@ -458,7 +453,7 @@ def _run_locked(
         try:
             node.run()
         except KeyboardInterrupt:
-            flatten = bool(settings.strategy.get("flatten_on_stop", False))
+            flatten = bool(value_of(settings.strategy, "flatten_on_stop"))
             echo(
                 "quant-scalper live: stopping ("
                 + ("flattening first" if flatten else "working orders stay at IB")

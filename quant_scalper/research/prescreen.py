@@ -40,10 +40,11 @@ from quant_scalper.analysis.metrics import ClosedTrade
 from quant_scalper.analysis.stats import HIGHER_IS_BETTER, TradingCalendar, sharpe_ratios
 from quant_scalper.config import BacktestSettings
 from quant_scalper.errors import ConfigError
+from quant_scalper.parameters import default, value_of
 from quant_scalper.research.data import load_segments
 from quant_scalper.research.errors import SweepConfigError
 from quant_scalper.research.spec import SweepSpec, point_id
-from quant_scalper.signals import DEFAULT_MAX_BAR_GAP_MINUTES, usd_to_points
+from quant_scalper.signals import usd_to_points
 
 NS_PER_MINUTE = 60_000_000_000
 NEVER = np.iinfo(np.int64).max
@@ -162,7 +163,7 @@ def load_market(settings: BacktestSettings) -> PrescreenMarket:
     symbol = segments[0].instrument_id.split(".")[0]
     spec = spec_for(symbol if symbol in SPECS else _root_of(symbol))
     bar_ts = np.concatenate([s.bar_ts for s in segments]).astype("int64")
-    gap = settings.strategy.get("max_bar_gap_minutes", DEFAULT_MAX_BAR_GAP_MINUTES)
+    gap = value_of(settings.strategy, "max_bar_gap_minutes")
     return PrescreenMarket(
         bar_ts=bar_ts,
         close=np.concatenate([s.bar_close for s in segments]).astype("float64"),
@@ -188,17 +189,7 @@ def risk_value(settings: BacktestSettings, key: str) -> Any:
     """A ``risk`` setting as the strategy sees it (its config default when the YAML omits it)."""
     if key in settings.risk:
         return settings.risk[key]
-    from quant_scalper.strategy import ZScoreMeanReversionConfig as Config
-
-    fields = Config.__struct_fields__
-    defaults = dict(
-        zip(
-            fields[len(fields) - len(Config.__struct_defaults__) :],
-            Config.__struct_defaults__,
-            strict=True,
-        )
-    )
-    return defaults[key]
+    return default(key)
 
 
 def _session_arrays(settings: BacktestSettings, bar_ts: np.ndarray, end_ns: int) -> dict:
@@ -264,19 +255,19 @@ def sim_point(settings: BacktestSettings, market: PrescreenMarket) -> SimPoint:
     strategy = settings.strategy
     holding = risk_value(settings, "max_holding_minutes")
     return SimPoint(
-        window=int(strategy.get("window", 20)),
-        entry_z=float(strategy.get("entry_z", 2.0)),
-        exit_z=float(strategy.get("exit_z", 0.5)),
+        window=int(value_of(strategy, "window")),
+        entry_z=float(value_of(strategy, "entry_z")),
+        exit_z=float(value_of(strategy, "exit_z")),
         stop=float(
             usd_to_points(
-                Decimal(str(strategy.get("stop_loss_usd_per_contract", 200))),
+                Decimal(str(value_of(strategy, "stop_loss_usd_per_contract"))),
                 market.multiplier,
                 market.tick,
             )
         ),
         target=float(
             usd_to_points(
-                Decimal(str(strategy.get("take_profit_usd_per_contract", 300))),
+                Decimal(str(value_of(strategy, "take_profit_usd_per_contract"))),
                 market.multiplier,
                 market.tick,
             )
@@ -292,7 +283,7 @@ def sim_costs(settings: BacktestSettings, market: PrescreenMarket) -> tuple[floa
     """(multiplier, fee per contract per side, contracts, starting balance) for ``screen``."""
     fee = Decimal(settings.venue.commission_per_contract.split()[0])
     balance = Decimal(settings.venue.starting_balance.split()[0])
-    quantity = int(settings.strategy.get("trade_size", 1))
+    quantity = int(value_of(settings.strategy, "trade_size"))
     return float(market.multiplier), float(fee), float(quantity), float(balance)
 
 
@@ -362,7 +353,7 @@ def prescreen_points(
     for i, settings in enumerate(settings_of):
         key = (
             *(str(risk_value(settings, k)) for k in SESSION_KEYS),
-            str(settings.strategy.get("max_bar_gap_minutes", DEFAULT_MAX_BAR_GAP_MINUTES)),
+            str(value_of(settings.strategy, "max_bar_gap_minutes")),
         )
         groups.setdefault(key, []).append(i)
     parts = []
