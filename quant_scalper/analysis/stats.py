@@ -50,6 +50,7 @@ Definitions (documented once, here, and in the README's "Statistics"):
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -63,6 +64,7 @@ import numpy as np
 import pandas as pd
 
 from quant_scalper.analysis.metrics import ClosedTrade, summarize_trades
+from quant_scalper.risk.session import SessionSchedule
 
 TRADING_DAYS_PER_YEAR = 252
 EULER_MASCHERONI = 0.5772156649015329
@@ -510,7 +512,9 @@ def trading_day_of(ts: datetime, tz: str = DEFAULT_SESSION_TZ) -> date:
 def trading_days_of_ns(
     timestamps_ns: Sequence[int] | np.ndarray, tz: str = DEFAULT_SESSION_TZ
 ) -> list[date]:
-    """Vectorised ``trading_day_of`` for UTC nanosecond timestamps (e.g. bar ``ts_event``)."""
+    """Vectorised ``trading_day_of`` for UTC nanosecond timestamps (e.g. bar ``ts_event``):
+    the 17:00 roll, then weekends and exchange closures skipped by the same ``SessionSchedule``
+    the circuit breakers use, so statistics days and risk days are one definition."""
     index = pd.DatetimeIndex(pd.to_datetime(np.asarray(timestamps_ns, dtype="int64"), utc=True))
     local = index.tz_convert(ZoneInfo(tz))
     open_minutes = DEFAULT_SESSION_OPEN.hour * 60 + DEFAULT_SESSION_OPEN.minute
@@ -518,9 +522,15 @@ def trading_days_of_ns(
     days = local.normalize().tz_localize(None) + pd.to_timedelta(
         (minutes >= open_minutes).astype(int), unit="D"
     )
-    weekday = days.weekday
-    days = days + pd.to_timedelta(np.where(weekday == 5, 2, np.where(weekday == 6, 1, 0)), unit="D")
-    return [d.date() for d in days]
+    schedule = _statistics_schedule(tz)
+    mapped = {d: schedule.session_day_on_or_after(d) for d in {d.date() for d in days}}
+    return [mapped[d.date()] for d in days]
+
+
+@functools.cache
+def _statistics_schedule(tz: str) -> SessionSchedule:
+    """The default CME schedule (exchange calendar included) in ``tz``."""
+    return SessionSchedule(tz=tz)
 
 
 def daily_returns(

@@ -228,6 +228,11 @@ class SessionSchedule:
         self._bounds_cache[day] = bounds
         return bounds
 
+    def session_day_on_or_after(self, day: date) -> date:
+        """The first trading day on or after calendar day ``day`` (weekends and closures
+        skipped): where a timestamp whose naive 17:00 roll lands on ``day`` belongs."""
+        return day if self.always_open else self._session_on_or_after(day)
+
     def is_trading_day(self, day: date) -> bool:
         """True when ``day`` has a session (not a weekend or an exchange closure)."""
         return self.always_open or self.session_bounds(day) is not None

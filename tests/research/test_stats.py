@@ -97,6 +97,23 @@ def test_trading_day_rolls_at_17_chicago_and_skips_weekends() -> None:
     assert trading_day_of(sunday_evening) == date(2013, 10, 14)
 
 
+def test_statistics_days_are_the_risk_days_holidays_included() -> None:
+    """One trading-day definition: the statistics map every timestamp to the day the circuit
+    breakers use, exchange closures included (Christmas, New Year)."""
+    from quant_scalper.analysis.stats import trading_days_of_ns
+    from quant_scalper.risk.session import SessionSchedule
+
+    schedule = SessionSchedule()
+    christmas_eve = datetime(2026, 12, 24, 23, 30, tzinfo=UTC)  # Thu 17:30 CST, Fri closed
+    assert trading_day_of(christmas_eve) == date(2026, 12, 28)
+    new_years_eve = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)  # Thu 17:30 CST, Fri closed
+    assert trading_day_of(new_years_eve) == date(2027, 1, 4)
+    start = datetime(2019, 12, 20, tzinfo=UTC)
+    stamps = [start + timedelta(minutes=37 * i) for i in range(0, 40 * 24 * 60 // 37)]
+    mapped = trading_days_of_ns([int(t.timestamp()) * 10**9 for t in stamps])
+    assert mapped == [schedule.trading_day(t) for t in stamps]
+
+
 def test_deflated_sharpe_falls_with_trials() -> None:
     rng = np.random.default_rng(3)
     returns = rng.normal(0.001, 0.01, 250)
