@@ -10,8 +10,15 @@ from sqlalchemy import func, select
 from quant_scalper.journal import rows, schema
 from quant_scalper.journal.db import connect_journal, open_journal
 from quant_scalper.journal.writer import JournalWriter
+from tests.journal.conftest import PASSWORD_ENV, Target, fresh_database
 
 BOOK = "live:TEST-001"
+
+
+def _open(target: str | Target):  # noqa: ANN202
+    if isinstance(target, Target):
+        return open_journal(target.url, target.password_env)
+    return open_journal(target)
 
 
 def _fill(i: int) -> dict:
@@ -51,27 +58,27 @@ def _order(status: str, reason: str | None = None, ts: int = 1) -> dict:
     )
 
 
-def _count(target: str, table) -> int:
-    journal = open_journal(target)
+def _count(target: str | Target, table) -> int:
+    journal = _open(target)
     with journal.engine.connect() as conn:
         n = conn.execute(select(func.count()).select_from(table)).scalar()
     journal.dispose()
     return n
 
 
-def test_rows_written_once_even_when_replayed(sqlite_target: str) -> None:
+def test_rows_written_once_even_when_replayed(target: Target) -> None:
     for _ in range(2):  # a restart replays the same rows: nothing twice
-        writer = JournalWriter(open_journal(sqlite_target), batch_rows=7)
+        writer = JournalWriter(_open(target), batch_rows=7)
         writer.start()
         for i in range(100):
             assert writer.put("fills", _fill(i))
         assert writer.close(timeout=10)
         assert writer.stats.written == 100 and writer.stats.dropped == 0
-    assert _count(sqlite_target, schema.fills) == 100
+    assert _count(target, schema.fills) == 100
 
 
-def test_orders_and_status_upsert_to_the_latest_state(sqlite_target: str) -> None:
-    writer = JournalWriter(open_journal(sqlite_target), threaded=False)
+def test_orders_and_status_upsert_to_the_latest_state(target: Target) -> None:
+    writer = JournalWriter(_open(target), threaded=False)
     writer.put("orders", _order("SUBMITTED", ts=1))
     writer.put("orders", _order("REJECTED", "margin", ts=2))
     writer.put("node_status", rows.status_row(BOOK, ts_ns=1, payload={"a": 1}))
@@ -79,7 +86,7 @@ def test_orders_and_status_upsert_to_the_latest_state(sqlite_target: str) -> Non
     writer.put("orders", _order("CANCELED", None, ts=3))  # no reason: the known one stays
     writer.put("node_status", rows.status_row(BOOK, ts_ns=2, payload={"a": 2}))
     assert writer.close()
-    journal = open_journal(sqlite_target)
+    journal = _open(target)
     with journal.engine.connect() as conn:
         (order,) = conn.execute(select(schema.orders)).mappings().all()
         (status,) = conn.execute(select(schema.node_status)).mappings().all()
@@ -153,3 +160,36 @@ def test_a_newer_journal_disables_the_writer_without_raising(tmp_path: Path) -> 
     writer.close(timeout=5)
     assert writer.stats.fatal and "newer" in writer.stats.fatal
     assert writer.stats.written == 0 and writer.stats.dropped == 1
+
+
+def test_postgres_stopped_while_rows_are_written_then_every_row_arrives(
+    postgres,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, postgres.password)
+    url = fresh_database(postgres)
+    writer = JournalWriter(
+        open_journal(url, PASSWORD_ENV), batch_rows=50, retry_min_secs=0.05, retry_max_secs=0.2
+    )
+    writer.start()
+    for i in range(100):
+        writer.put("fills", _fill(i))
+    assert writer.flush(timeout=20)
+    postgres.stop()
+    try:
+        for i in range(100, 400):  # written while the server is down: buffered, never blocking
+            assert writer.put("fills", _fill(i))
+        deadline = time.monotonic() + 20
+        while not writer.stats.failing and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert writer.stats.failing
+        time.sleep(1.0)  # a while down, several retries
+    finally:
+        postgres.start()
+    assert writer.close(timeout=30)
+    assert writer.stats.dropped == 0 and writer.stats.written == 400
+    journal = open_journal(url, PASSWORD_ENV)
+    with journal.engine.connect() as conn:
+        ids = conn.execute(select(schema.fills.c.trade_id).order_by(schema.fills.c.id)).scalars()
+        assert list(ids) == [f"T-{i}" for i in range(400)]
+    journal.dispose()
