@@ -53,7 +53,7 @@ def fresh_database(server: PostgresServer) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def target(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch) -> Target:  # noqa: ANN001
+def target(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch) -> Target:
     """A fresh journal on each database the journal supports."""
     if request.param == "sqlite":
         return Target(str(tmp_path / "journal.sqlite"))

@@ -15,7 +15,7 @@ from tests.journal.conftest import PASSWORD_ENV, Target, fresh_database
 BOOK = "live:TEST-001"
 
 
-def _open(target: str | Target):  # noqa: ANN202
+def _open(target: str | Target):
     if isinstance(target, Target):
         return open_journal(target.url, target.password_env)
     return open_journal(target)
@@ -164,7 +164,7 @@ def test_a_newer_journal_disables_the_writer_without_raising(tmp_path: Path) -> 
 
 def test_postgres_stopped_while_rows_are_written_then_every_row_arrives(
     postgres,
-    monkeypatch,  # noqa: ANN001
+    monkeypatch,
 ) -> None:
     monkeypatch.setenv(PASSWORD_ENV, postgres.password)
     url = fresh_database(postgres)
