@@ -109,6 +109,15 @@ class JournalRecorder(Actor):
         self._connected: bool | None = None
         self._loop = None
         self._started_ns = 0
+        # what the journal knows of orders from before a restart (a reconciled order lost
+        # its parent and tags in the cache): client order id -> (parent, order type, tags)
+        self._known_orders: dict[str, tuple[str | None, str, list[str]]] = {}
+        # a position open at a restart, as the journal had it: instrument -> (first fill ns,
+        # its fills' commissions); Nautilus re-creates it from one inferred fill without fees
+        self._open_legs: dict[str, tuple[int, Decimal]] = {}
+        self._journal_net: dict[str, Decimal] = {}
+        self._leg_fills: dict[str, list[dict]] = {}  # the journal's fills of open positions
+        self._known_children: dict[str, tuple[str | None, tuple[str, str | None], list]] = {}
         self.errors = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -331,14 +340,18 @@ class JournalRecorder(Actor):
         if position is None:
             return None
         fees = sum((m.as_decimal() for m in position.commissions()), Decimal(0))
-        opening = self.cache.order(closed.opening_order_id)
-        closing = self.cache.order(closed.closing_order_id) if closed.closing_order_id else None
-        reason = rows.exit_reason(
-            [str(t) for t in closing.tags] if closing is not None and closing.tags else None,
-            closing is not None and closing.parent_order_id is not None,
-            closing.order_type.name if closing is not None else None,
-        )
-        z = rows.entry_z([str(t) for t in opening.tags] if opening and opening.tags else None)
+        net = closed.realized_pnl.as_decimal()
+        entry_ns = closed.ts_opened
+        first = next((e for e in position.events if isinstance(e, OrderFilled)), None)
+        leg = self._open_legs.get(str(closed.instrument_id))
+        if first is not None and first.reconciliation and leg is not None:
+            # opened by Nautilus's inferred fill at a restart: the journal has the real entry
+            del self._open_legs[str(closed.instrument_id)]
+            entry_ns = leg[0]
+            fees += leg[1]
+            net -= leg[1]
+        reason = rows.exit_reason(*self._order_facts(closed.closing_order_id))
+        z = rows.entry_z(self._order_facts(closed.opening_order_id)[0])
         return rows.trade_row(
             self.book,
             closing_trade_id=str(position.last_trade_id),
@@ -346,17 +359,30 @@ class JournalRecorder(Actor):
             instrument_id=str(closed.instrument_id),
             long=closed.entry == OrderSide.BUY,
             quantity=str(closed.peak_qty),
-            entry_ns=closed.ts_opened,
+            entry_ns=entry_ns,
             exit_ns=closed.ts_closed,
             entry_price=self._price_text(closed.instrument_id, closed.avg_px_open),
             exit_price=self._price_text(closed.instrument_id, closed.avg_px_close),
-            net_pnl=closed.realized_pnl.as_decimal(),
+            net_pnl=net,
             fees=fees,
             z=z,
             reason=reason,
             day=rows.trading_day(self._schedule, closed.ts_closed),
             found_at_reconciliation=found,
         )
+
+    def _order_facts(self, client_order_id: Any) -> tuple[list[str] | None, bool, str | None]:
+        """An order's tags, whether it is a bracket child, its type: from the cache, else from
+        what the journal knew before a restart."""
+        order = self.cache.order(client_order_id) if client_order_id else None
+        tags = [str(t) for t in order.tags] if order is not None and order.tags else None
+        child = order is not None and order.parent_order_id is not None
+        kind = order.order_type.name if order is not None else None
+        known = self._known_orders.get(str(client_order_id))
+        if known is not None and not tags and not child:
+            parent, kind, tags = known[0], known[1], known[2] or None
+            child = parent is not None
+        return tags, child, kind
 
     def _price_text(self, instrument_id: Any, value: float) -> str:
         """An average price as decimal text (at the instrument's precision, plus 2 digits for
@@ -488,10 +514,16 @@ class JournalRecorder(Actor):
         for order in self.cache.orders():
             for event in order.events:
                 key = (str(getattr(event, "trade_id", "")), str(event.client_order_id))
-                if isinstance(event, OrderFilled) and key not in fill_keys:
-                    fill_keys.add(key)
-                    self._put("fills", self._fill_row(event, found=True))
-                    added_fills += 1
+                if not isinstance(event, OrderFilled) or key in fill_keys:
+                    continue
+                if event.reconciliation and self._journal_holds(event.instrument_id):
+                    # Nautilus inferred this fill for a position it found at the venue without
+                    # the order (no cache database); the journal has that position's real
+                    # fills from before the restart: writing it would count the entry twice
+                    continue
+                fill_keys.add(key)
+                self._put("fills", self._fill_row(event, found=True))
+                added_fills += 1
         positions = list(self.cache.position_snapshots()) + [
             p for p in self.cache.positions() if p.is_closed
         ]
@@ -505,6 +537,9 @@ class JournalRecorder(Actor):
                 self._put("trades", row)
                 self._marker.book_trade(row["net_pnl_cents"])
                 added_trades += 1
+        outside_fills, outside_trades = self._reconcile_outside(fill_keys, trade_keys)
+        added_fills += outside_fills
+        added_trades += outside_trades
         self._put(
             "node_events",
             rows.node_event_row(
@@ -520,16 +555,144 @@ class JournalRecorder(Actor):
                 "lacked were added from the node's cache (found at reconciliation)"
             )
 
+    def _reconcile_outside(
+        self, fill_keys: set[tuple[str, str]], trade_keys: set[str]
+    ) -> tuple[int, int]:
+        """Executions IB reported before the start (``quant-scalper live`` writes them to the
+        risk state's fills folder) that the journal lacks: a close while the node was down.
+        Written as fills, and with the journal's open leg as a round trip, when they end flat."""
+        if self.config.risk_state_dir is None:
+            return 0, 0
+        from quant_scalper.risk.fill_journal import FillJournal
+
+        known_ids = {trade_id for trade_id, _ in fill_keys}
+        added = trades = 0
+        outside = FillJournal(self.config.risk_state_dir, self.trader_id.value).pending()
+        for instrument_id, leg in list(self._leg_fills.items()):
+            if self.portfolio.net_position(self._instrument_id(instrument_id)) != 0:
+                continue  # still open at the venue: nothing closed it while we were away
+            symbol = instrument_id.split(".")[0]
+            start = leg[0]["ts_event_ns"]
+            instrument = self.cache.instrument(self._instrument_id(instrument_id))
+            new = []
+            for ext in outside:
+                ts = int(ext.at.timestamp() * 1_000_000) * 1_000
+                if ext.symbol != symbol or ext.exec_id in known_ids or ts < start:
+                    continue
+                known_ids.add(ext.exec_id)
+                row = rows.fill_row(
+                    self.book,
+                    trade_id=ext.exec_id,
+                    client_order_id=f"EXTERNAL-{ext.exec_id}",
+                    venue_order_id=None,
+                    position_id=leg[-1].get("position_id"),
+                    instrument_id=instrument_id,
+                    side="BUY" if ext.buy else "SELL",
+                    quantity=str(ext.quantity),
+                    price=str(instrument.make_price(ext.price)) if instrument else str(ext.price),
+                    commission=ext.commission,
+                    ts_event_ns=ts,
+                    day=rows.trading_day(self._schedule, ts),
+                    found_at_reconciliation=True,
+                )
+                self._put("fills", row)
+                new.append(row)
+                added += 1
+            if not new:
+                continue
+            multiplier = instrument.multiplier.as_decimal() if instrument is not None else None
+            trade = None
+            if multiplier is not None:
+                trade = rows.round_trip_from_fills(
+                    self.book,
+                    instrument_id=instrument_id,
+                    fills=leg + new,
+                    multiplier=multiplier,
+                    reason=self._outside_reason(new[-1]),
+                    z=rows.entry_z(
+                        self._known_orders.get(leg[0]["client_order_id"], (None, "", []))[2]
+                    ),
+                    day=rows.trading_day(self._schedule, new[-1]["ts_event_ns"]),
+                )
+            if trade is not None and trade["trade_key"] not in trade_keys:
+                trade_keys.add(trade["trade_key"])
+                self._put("trades", trade)
+                self._marker.book_trade(trade["net_pnl_cents"])
+                trades += 1
+            self._open_legs.pop(instrument_id, None)
+        return added, trades
+
+    def _outside_reason(self, fill: dict) -> str:
+        """A close made while the node was down: the bracket child it matches by price."""
+        for parent, kind, _tags in self._known_children.values():
+            if parent is None:
+                continue
+            if kind[0] == "STOP_MARKET" and kind[1] == fill["price"]:
+                return "stop"
+            if kind[0] == "LIMIT" and kind[1] == fill["price"]:
+                return "target"
+        return "external"
+
+    @staticmethod
+    def _instrument_id(text: str) -> Any:
+        from nautilus_trader.model.identifiers import InstrumentId
+
+        return InstrumentId.from_str(text)
+
+    def _journal_holds(self, instrument_id: Any) -> bool:
+        """True when the journal's fills net to the cache's position in ``instrument_id``."""
+        net = self._journal_net.get(str(instrument_id), Decimal(0))
+        return net == Decimal(str(self.portfolio.net_position(instrument_id)))
+
     def _journal_keys(self) -> tuple[set[tuple[str, str]], set[str]]:
         assert self.writer is not None
-        f, t = schema.fills, schema.trades
+        f, t, o = schema.fills, schema.trades, schema.orders
+        fills: set[tuple[str, str]] = set()
+        self._journal_net = {}
+        self._leg_fills = {}
+        legs: dict[str, tuple[int, Decimal]] = {}
         with self.writer.journal.engine.connect() as conn:
-            fills = {
-                (r.trade_id, r.client_order_id)
+            for r in conn.execute(
+                select(f).where(f.c.book == self.book).order_by(f.c.ts_event_ns, f.c.id)
+            ):
+                sign = 1 if r.side == "BUY" else -1
+                fills.add((r.trade_id, r.client_order_id))
+                before = self._journal_net.get(r.instrument_id, Decimal(0))
+                after = before + sign * Decimal(r.quantity)
+                self._journal_net[r.instrument_id] = after
+                fee = Decimal(r.commission_cents) / 100
+                if before == 0:
+                    legs[r.instrument_id] = (r.ts_event_ns, fee)
+                    self._leg_fills[r.instrument_id] = []
+                elif r.instrument_id in legs:
+                    first_ns, fees = legs[r.instrument_id]
+                    legs[r.instrument_id] = (first_ns, fees + fee)
+                self._leg_fills.setdefault(r.instrument_id, []).append(dict(r._mapping))
+                if after == 0:
+                    legs.pop(r.instrument_id, None)
+                    self._leg_fills.pop(r.instrument_id, None)
+            self._open_legs = legs
+            entries = [leg[0]["client_order_id"] for leg in self._leg_fills.values()]
+            self._known_children = {}
+            if entries:
                 for r in conn.execute(
-                    select(f.c.trade_id, f.c.client_order_id).where(f.c.book == self.book)
-                )
-            }
+                    select(o).where(o.c.book == self.book).where(o.c.parent_order_id.in_(entries))
+                ):
+                    price = r.trigger_price if r.order_type == "STOP_MARKET" else r.price
+                    self._known_children[r.client_order_id] = (
+                        r.parent_order_id,
+                        (r.order_type, price),
+                        [],
+                    )
+            wanted = [str(order.client_order_id) for order in self.cache.orders()] + entries
+            if wanted:
+                for r in conn.execute(
+                    select(o.c.client_order_id, o.c.parent_order_id, o.c.order_type, o.c.tags)
+                    .where(o.c.book == self.book)
+                    .where(o.c.client_order_id.in_(wanted))
+                ):
+                    tags = r.tags.split(",") if r.tags else []
+                    self._known_orders[r.client_order_id] = (r.parent_order_id, r.order_type, tags)
             trades = set(conn.execute(select(t.c.trade_key).where(t.c.book == self.book)).scalars())
         return fills, trades
 

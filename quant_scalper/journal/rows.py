@@ -283,3 +283,62 @@ class EquityMarker:
             "open_cents": open_cents,
             "trading_day": day,
         }
+
+
+def round_trip_from_fills(
+    book: str,
+    *,
+    instrument_id: str,
+    fills: list[dict[str, Any]],
+    multiplier: Decimal,
+    reason: str,
+    z: float | None,
+    day: str,
+    found_at_reconciliation: bool = True,
+) -> dict[str, Any] | None:
+    """A ``trades`` row from ``fills`` rows (oldest first) that open and close one position,
+    e.g. a close the node learns only at a restart; None if they do not end flat."""
+    if not fills:
+        return None
+    net = Decimal(0)
+    entry_qty = entry_cost = exit_qty = exit_cost = Decimal(0)
+    fees = 0
+    opening_buy = fills[0]["side"] == "BUY"
+    for fill in fills:
+        qty = Decimal(fill["quantity"])
+        price = Decimal(fill["price"])
+        buy = fill["side"] == "BUY"
+        net += qty if buy else -qty
+        fees += fill["commission_cents"]
+        if buy == opening_buy:
+            entry_qty += qty
+            entry_cost += qty * price
+        else:
+            exit_qty += qty
+            exit_cost += qty * price
+    if net != 0 or entry_qty != exit_qty or entry_qty == 0:
+        return None
+    entry_px = entry_cost / entry_qty
+    exit_px = exit_cost / exit_qty
+    sign = 1 if opening_buy else -1
+    gross = cents((exit_px - entry_px) * entry_qty * multiplier * sign)
+    last = fills[-1]
+    return {
+        "book": book,
+        "trade_key": trade_key(last["trade_id"], last["ts_event_ns"]),
+        "position_id": last.get("position_id"),
+        "instrument_id": instrument_id,
+        "side": "LONG" if opening_buy else "SHORT",
+        "quantity": str(entry_qty),
+        "entry_ns": fills[0]["ts_event_ns"],
+        "exit_ns": last["ts_event_ns"],
+        "entry_price": str(entry_px),
+        "exit_price": str(exit_px),
+        "gross_pnl_cents": gross,
+        "fees_cents": fees,
+        "net_pnl_cents": gross - fees,
+        "entry_z": z,
+        "exit_reason": reason,
+        "trading_day": day,
+        "found_at_reconciliation": found_at_reconciliation,
+    }

@@ -51,7 +51,7 @@ KEEP_ON_UPSERT: dict[str, tuple[str, ...]] = {
 """Columns an upsert never overwrites (the first value stays)."""
 
 COALESCE_ON_UPSERT: dict[str, tuple[str, ...]] = {
-    "orders": ("venue_order_id", "reason", "price", "trigger_price"),
+    "orders": ("venue_order_id", "parent_order_id", "tags", "reason", "price", "trigger_price"),
 }
 """Columns an upsert only fills in (a later event without the value keeps the known one)."""
 

@@ -60,3 +60,6 @@ def target(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch) -> Targe
     server: PostgresServer = request.getfixturevalue("postgres")
     monkeypatch.setenv(PASSWORD_ENV, server.password)
     return Target(fresh_database(server), PASSWORD_ENV, server)
+
+
+from tests.live.conftest import peer, start_node  # noqa: E402, F401 - the live fixtures
