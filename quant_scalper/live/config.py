@@ -329,8 +329,8 @@ def _journal(
         r"[A-Za-z_][A-Za-z0-9_]*", journal.password_env
     ):
         raise LiveConfigError(
-            f"journal.password_env must name an environment variable like QS_JOURNAL_PASSWORD, "
-            f"was {journal.password_env!r} (never the password itself)"
+            "journal.password_env must name an environment variable like QS_JOURNAL_PASSWORD "
+            "(letters, digits, underscores), never the password itself (value not shown)"
         )
     url = journal.url
     if url is None:
