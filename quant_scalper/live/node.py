@@ -338,7 +338,7 @@ def build_node_config(settings: LiveSettings, contract: LiveContract) -> Any:
                 },
             ),
             *([journal_actor_config(settings, contract)] if settings.journal.enabled else []),
-            *([settings.telegram] if settings.telegram is not None else []),
+            *([telegram_actor(settings)] if settings.telegram is not None else []),
         ],
         save_state=settings.redis is not None,
         load_state=settings.redis is not None,
@@ -347,6 +347,25 @@ def build_node_config(settings: LiveSettings, contract: LiveContract) -> Any:
         timeout_portfolio=node.timeout_portfolio,
         timeout_disconnection=node.timeout_disconnection,
         timeout_post_stop=node.timeout_post_stop,
+    )
+
+
+def telegram_actor(settings: LiveSettings) -> Any:
+    """The Telegram actor's config, pointed at the trade journal (``/pnl``, ``/trades``)."""
+    from nautilus_trader.common.config import ImportableActorConfig
+
+    telegram = settings.telegram
+    if not settings.journal.enabled:
+        return telegram
+    return ImportableActorConfig(
+        actor_path=telegram.actor_path,
+        config_path=telegram.config_path,
+        config={
+            **telegram.config,
+            "journal_url": str(settings.journal.url),
+            "journal_password_env": settings.journal.password_env,
+            "journal_book": f"live:{settings.trader_id}",
+        },
     )
 
 

@@ -102,3 +102,23 @@ def test_a_newer_journal_stops_the_backtest_before_it_runs(tmp_path: Path) -> No
     )
     assert done.returncode != 0
     assert "schema version 5" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_telegram_reads_the_journal_trades(run) -> None:
+    from quant_scalper.journal.read import load_trades
+    from quant_scalper.telegram.actor import TelegramAlerts, TelegramAlertsConfig
+
+    outcome, path = run
+    trades = load_trades(str(path), outcome.journal_book)
+    assert len(trades) == len(outcome.trades)
+    assert sum(t.realized_pnl for t in trades) == outcome.summary.net_pnl
+    assert [t.closed_at for t in trades] == [t.closed_at for t in outcome.trades]
+    late = outcome.trades[-1].closed_at
+    since = int(late.timestamp() * 1_000_000) * 1_000
+    assert len(load_trades(str(path), outcome.journal_book, since)) >= 1
+    actor = TelegramAlerts(
+        TelegramAlertsConfig(journal_url=str(path), journal_book=outcome.journal_book)
+    )
+    actor._trades = list(outcome.trades[-3:])  # what the cache had since the start
+    actor._merge_trades(trades)
+    assert len(actor._trades) == len(outcome.trades)  # the journal's, each once
