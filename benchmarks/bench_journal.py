@@ -18,6 +18,7 @@ the medians, p95 and the stopped/healthy ratio; the target is a ratio near 1.0.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import signal
 import statistics
@@ -126,6 +127,7 @@ def build(url: str, probe: Probe, interval: float) -> tuple[TradingNode, Journal
         logging=LoggingConfig(log_level="ERROR"),
         timeout_post_stop=1.0,
     )
+    asyncio.set_event_loop(asyncio.new_event_loop())  # tests.servers imports pytest
     node = TradingNode(config=config)
     node.add_data_client_factory("CME", ReplayDataClientFactory)
     node.add_exec_client_factory("CME", SandboxLiveExecClientFactory)
@@ -170,23 +172,27 @@ def main() -> None:
     probe = Probe(ProbeConfig(orders_per_phase=args.orders), stop_db, done)
     node, recorder = build(server.url, probe, args.interval)
 
+    buffered: list[int] = []
+
     def watcher() -> None:
         stop_db.wait()
         server.stop()
         done.wait()
+        writer = recorder.writer
+        buffered.append(writer.pending() if writer else -1)
+        server.start()  # back: the writer flushes what it buffered, in order
+        deadline = time.monotonic() + 60
+        while writer is not None and writer.pending() and time.monotonic() < deadline:
+            time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=watcher, daemon=True).start()
-    stats_before = None
     try:
         try:
             node.run()
         except KeyboardInterrupt:
             pass
         finally:
-            writer = recorder.writer
-            stats_before = (writer.stats.written, writer.pending()) if writer else None
-            server.start()  # back: the writer flushes what it buffered (on stop at the latest)
             node.stop()
             node.dispose()
         journal = open_journal(server.url, PASSWORD_ENV)
@@ -200,11 +206,9 @@ def main() -> None:
 
     total = 2 * (args.orders + WARMUP)
     print(f"orders per phase: {args.orders} (+{WARMUP} warm-up), bar every {args.interval} s")
-    if stats_before is not None:
-        print(
-            f"journal rows written before the restart: {stats_before[0]}, "
-            f"buffered while stopped: {stats_before[1]}"
-        )
+    print(
+        f"journal rows buffered while the database was stopped: {buffered[0] if buffered else '?'}"
+    )
     print(f"journal after the restart: {fills} fills (orders filled: {total}), {orders} orders")
     print(f"{'':26}{'healthy':>12}{'stopped':>12}{'ratio':>8}")
     for kind, label in (("call", "submit_order call (us)"), ("fill", "submit -> fill (us)")):
