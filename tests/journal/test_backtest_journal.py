@@ -122,3 +122,20 @@ def test_telegram_reads_the_journal_trades(run) -> None:
     actor._trades = list(outcome.trades[-3:])  # what the cache had since the start
     actor._merge_trades(trades)
     assert len(actor._trades) == len(outcome.trades)  # the journal's, each once
+
+
+def test_a_backtest_writes_the_same_journal_to_postgresql(run, postgres, monkeypatch) -> None:
+    from tests.journal.conftest import PASSWORD_ENV, fresh_database
+
+    outcome, _ = run
+    monkeypatch.setenv(PASSWORD_ENV, postgres.password)
+    url = fresh_database(postgres)
+    settings = outcome.settings.replace(journal=url, journal_password_env=PASSWORD_ENV)
+    again = run_backtest(settings, write_files=False)
+    journal = open_journal(url, PASSWORD_ENV)
+    t = schema.trades
+    with journal.engine.connect() as conn:
+        found = conn.execute(select(t.c.net_pnl_cents).where(t.c.book == again.journal_book))
+        nets = list(found.scalars())
+    journal.dispose()
+    assert len(nets) == len(outcome.trades) and sum(nets) == cents(outcome.summary.net_pnl)
