@@ -115,3 +115,45 @@ def test_a_target_filled_while_the_node_was_down_is_found_at_reconciliation(
     assert any(
         e["kind"] == "reconciled" and e["detail"].startswith("1 fills and 1 trades") for e in events
     )
+
+
+def test_postgresql_down_while_the_node_trades_then_every_row_arrives(
+    peer: IBPeer,
+    start_node: Callable[..., LiveNode],
+    tmp_path: Path,
+    postgres,  # noqa: ANN001
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    from tests.journal.conftest import PASSWORD_ENV, fresh_database
+
+    monkeypatch.setenv(PASSWORD_ENV, postgres.password)
+
+    url = fresh_database(postgres)
+    env = {PASSWORD_ENV: postgres.password}
+    config = write_config(tmp_path, peer.port, journal={"url": url, "password_env": PASSWORD_ENV})
+    node = start_node(config, env=env)
+    _ready(peer, node)
+    postgres.stop()  # the database goes away; the node trades on
+    try:
+        _enter_long(peer, node)
+        peer.push(candles_from_closes([scenario.DROP])[0], scenario.take_profit_candle())
+        peer.wait_until(lambda s: not s.positions, STEP, "the target to fill, database down")
+        node.wait_log(r"cannot be written .* buffering", STEP)
+    finally:
+        postgres.start()
+    journal = open_journal(url, PASSWORD_ENV)
+
+    def arrived() -> list[dict]:
+        with journal.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(select(schema.trades)).mappings()]
+
+    (trade,) = wait_for(arrived, 30, "the buffered rows after the restart", node)
+    assert (trade["exit_reason"], trade["gross_pnl_cents"]) == ("target", 5000)
+    assert node.stop() == 0
+    with journal.engine.connect() as conn:
+        fills = conn.execute(select(schema.fills)).mappings().all()
+        orders = conn.execute(select(schema.orders)).mappings().all()
+    journal.dispose()
+    assert len(fills) == 2 and len(orders) == 3
+    assert {o["fate"] for o in orders} == {"filled", "cancelled"}
+    assert postgres.password not in node.text()
