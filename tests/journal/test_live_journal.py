@@ -121,8 +121,8 @@ def test_postgresql_down_while_the_node_trades_then_every_row_arrives(
     peer: IBPeer,
     start_node: Callable[..., LiveNode],
     tmp_path: Path,
-    postgres,  # noqa: ANN001
-    monkeypatch,  # noqa: ANN001
+    postgres,
+    monkeypatch,
 ) -> None:
     from tests.journal.conftest import PASSWORD_ENV, fresh_database
 
