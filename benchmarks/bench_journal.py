@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import signal
 import statistics
 import sys
@@ -161,16 +162,24 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between bars")
     args = parser.parse_args()
     try:
-        server = PostgresServer(Path(tempfile.mkdtemp(prefix="qs-bench-")), "bench-pw")
+        base = Path(tempfile.mkdtemp(prefix="qs-bench-"))
+        server = PostgresServer(base, "bench-pw")
+        # (as root the cluster lives in its own /tmp/qs-pg-* folder; removed at the end)
     except BaseException as exc:  # pytest.skip outside pytest: PostgreSQL not installed
         raise SystemExit(f"bench_journal needs PostgreSQL 15 (Debian postgresql): {exc}") from None
-    server.init()
-    server.start()
-    os.environ[PASSWORD_ENV] = server.password
-    stop_db = threading.Event()
-    done = threading.Event()
-    probe = Probe(ProbeConfig(orders_per_phase=args.orders), stop_db, done)
-    node, recorder = build(server.url, probe, args.interval)
+    try:
+        server.init()
+        server.start()
+        os.environ[PASSWORD_ENV] = server.password
+        stop_db = threading.Event()
+        done = threading.Event()
+        probe = Probe(ProbeConfig(orders_per_phase=args.orders), stop_db, done)
+        node, recorder = build(server.url, probe, args.interval)
+    except BaseException:
+        server.stop()
+        server.remove()
+        shutil.rmtree(base, ignore_errors=True)
+        raise
 
     buffered: list[int] = []
 
@@ -203,6 +212,7 @@ def main() -> None:
     finally:
         server.stop()
         server.remove()
+        shutil.rmtree(base, ignore_errors=True)
 
     total = 2 * (args.orders + WARMUP)
     print(f"orders per phase: {args.orders} (+{WARMUP} warm-up), bar every {args.interval} s")
