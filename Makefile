@@ -29,9 +29,13 @@ backtest: $(BASE_STAMP)
 
 # Servers the tests start themselves on 127.0.0.1 (Debian packages); installed when missing and
 # we are root with apt-get, otherwise the tests that need them skip and say why.
-SYSTEM_DEPS := redis-server
+# Debian packages the tests need, as package[:file]: installed (apt-get, as root) when the file
+# is missing; without ":file" the package name is a command looked up on PATH.
+SYSTEM_DEPS := redis-server postgresql:/usr/lib/postgresql/15/bin/initdb
 system-deps:
-	@missing=""; for bin in $(SYSTEM_DEPS); do command -v $$bin >/dev/null || missing="$$missing $$bin"; done; \
+	@missing=""; for dep in $(SYSTEM_DEPS); do pkg=$${dep%%:*}; file=$${dep#*:}; \
+	  if [ "$$file" = "$$dep" ]; then command -v $$pkg >/dev/null || missing="$$missing $$pkg"; \
+	  else [ -e "$$file" ] || missing="$$missing $$pkg"; fi; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing (apt-get)"; \

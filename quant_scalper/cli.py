@@ -110,6 +110,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a config value, e.g. --set strategy.entry_z=2.5 (repeatable)",
     )
+    backtest.add_argument(
+        "--journal",
+        default=None,
+        metavar="PATH|URL",
+        help="trade journal to write (default: <output_dir>/journal.sqlite; 'none': no journal)",
+    )
+    backtest.add_argument(
+        "--journal-password-env",
+        default=None,
+        metavar="VAR",
+        help="environment variable holding the journal database password (PostgreSQL)",
+    )
     backtest.set_defaults(handler=_backtest)
 
     catalog = commands.add_parser("catalog", help="build the bundled data catalog")
@@ -130,8 +142,15 @@ def _backtest(args: argparse.Namespace) -> int:
     from quant_scalper.config import load_backtest_settings
 
     settings = load_backtest_settings(args.config, args.overrides)
+    journal = args.journal or str(settings.output_dir / "journal.sqlite")
+    if journal.lower() != "none":
+        settings = settings.replace(journal=journal, journal_password_env=args.journal_password_env)
     outcome = run_backtest(settings)
     print(format_report(outcome))
+    if settings.journal:
+        from quant_scalper.journal.db import mask
+
+        print(f"  journal    {mask(settings.journal)} (book {outcome.journal_book})")
     return 0
 
 

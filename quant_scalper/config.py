@@ -87,6 +87,10 @@ class BacktestSettings:
     # Not a YAML key: the walk-forward sets it so a position open at a test window's last bar
     # closes there (as at a contract roll) instead of being dropped.
     flatten_at_end: bool = False
+    # Not YAML keys: `quant-scalper backtest` sets them (--journal): the trade journal the run
+    # writes (a path or URL; None: none, as in sweeps) and the variable holding its password.
+    journal: str | None = None
+    journal_password_env: str | None = None
 
     def replace(self, **changes: Any) -> BacktestSettings:
         """Return a copy with some fields changed (used by sweeps and tests)."""

@@ -268,6 +268,7 @@ class ZScoreMeanReversion(Strategy):
         self._rolled = False
         self.guard = ConnectionGuard(config.resync_secs)
         self._deferred_exit: str | None = None  # an exit wanted while the guard held orders
+        self._deferred_kind = "signal"  # its journal exit reason (EXIT_REASON tag)
 
     def _now(self) -> datetime:
         return _utc(self.clock.timestamp_ns())
@@ -310,7 +311,9 @@ class ZScoreMeanReversion(Strategy):
         """Optionally flatten; by default leave the bracket protecting the position."""
         if self.config.flatten_on_stop:
             self.cancel_all_orders(self.config.instrument_id)
-            self.close_all_positions(self.config.instrument_id)
+            self.close_all_positions(
+                self.config.instrument_id, tags=["EXIT", "EXIT_REASON=flatten"]
+            )
         self._persist()
 
     def on_reset(self) -> None:
@@ -364,7 +367,7 @@ class ZScoreMeanReversion(Strategy):
             self._entry_blocked_until_reset = False
         action = self.rules.decide(z, side)
         if action is Action.EXIT:
-            self._exit(f"z={z:.3f}")
+            self._exit(f"z={z:.3f}", "signal")
         elif action is Action.ENTER_LONG:
             self._enter(OrderSide.BUY, bar, z)
         elif action is Action.ENTER_SHORT:
@@ -379,7 +382,7 @@ class ZScoreMeanReversion(Strategy):
             if self._has_working_orders():
                 self.cancel_all_orders(self.config.instrument_id)
             return
-        self._exit(f"contract roll: last bar of {self.config.instrument_id} in this run")
+        self._exit(f"contract roll: last bar of {self.config.instrument_id} in this run", "roll")
 
     def _side(self) -> Side:
         if self.portfolio.is_net_long(self.config.instrument_id):
@@ -451,17 +454,19 @@ class ZScoreMeanReversion(Strategy):
             price = quote.ask_price if side == OrderSide.BUY else quote.bid_price
         return price.as_decimal()
 
-    def _exit(self, reason: str) -> None:
-        """Cancel the bracket children and close at market, once per position."""
+    def _exit(self, reason: str, kind: str) -> None:
+        """Cancel the bracket children and close at market, once per position; the closing
+        order is tagged ``EXIT_REASON=<kind>`` (the journal's exit reason)."""
         if self._exit_pending or self._side() is Side.FLAT:
             return
         if self._holding(f"exit ({reason})"):
-            self._deferred_exit = self._deferred_exit or reason
+            if self._deferred_exit is None:
+                self._deferred_exit, self._deferred_kind = reason, kind
             return
         self._exit_pending = True
         self.log.info(f"Exit: {reason}")
         self.cancel_all_orders(self.config.instrument_id)
-        self.close_all_positions(self.config.instrument_id, tags=["EXIT"])
+        self.close_all_positions(self.config.instrument_id, tags=["EXIT", f"EXIT_REASON={kind}"])
 
     # -- connection guard --------------------------------------------------------------------
 
@@ -506,7 +511,7 @@ class ZScoreMeanReversion(Strategy):
             return
         if self.breakers.state.halted:
             self._request_trading_state("REDUCING")
-        self._exit(f"{reason} (deferred while IB was resyncing)")
+        self._exit(f"{reason} (deferred while IB was resyncing)", self._deferred_kind)
 
     # -- risk --------------------------------------------------------------------------------
 
@@ -517,14 +522,14 @@ class ZScoreMeanReversion(Strategy):
         if self._hold_reason() is not None:
             # Nothing trades (HALTED); the flatten waits for the resync (see _on_bar).
             self._request_trading_state("HALTED")
-            self._deferred_exit = f"kill switch: {reason}"
+            self._deferred_exit, self._deferred_kind = f"kill switch: {reason}", "kill"
             return
         self._request_trading_state("REDUCING")
         self.cancel_all_orders(self.config.instrument_id)
         if self._side() is Side.FLAT:
             self._request_trading_state("HALTED")
         else:
-            self._exit(f"kill switch: {reason}")
+            self._exit(f"kill switch: {reason}", "kill")
 
     def resume(self, reason: str = "resumed by operator") -> None:
         """Clear the kill switch (a daily loss limit hit today stays in force)."""
@@ -639,7 +644,7 @@ class ZScoreMeanReversion(Strategy):
         elif command == "flatten":
             self.cancel_all_orders(self.config.instrument_id)
             was = self._side()
-            self._exit(f"flatten: {reason}")
+            self._exit(f"flatten: {reason}", "flatten")
             result = "flat already" if was is Side.FLAT else f"flattening the {was.value} position"
         else:
             result = f"unknown command {command!r}: use kill, resume, pause or flatten"
@@ -720,7 +725,7 @@ class ZScoreMeanReversion(Strategy):
     def _act_on(self, trips: list[Trip]) -> None:
         if any(t.rule is Rule.DAILY_LOSS_LIMIT for t in trips):
             self.cancel_all_orders(self.config.instrument_id)
-            self._exit("daily loss limit")
+            self._exit("daily loss limit", "daily_limit")
         self._persist()
 
     def _request_trading_state(self, state: str) -> None:
@@ -748,7 +753,7 @@ class ZScoreMeanReversion(Strategy):
     def _on_halt_alert(self, event: TimeEvent) -> None:
         if self._side() is not Side.FLAT:
             self.breakers.exit_reason(self._now(), self._opened_at())
-            self._exit("flatten before the daily halt")
+            self._exit("flatten before the daily halt", "session")
             self._persist()
         self._arm_halt_alert()
 
@@ -757,7 +762,7 @@ class ZScoreMeanReversion(Strategy):
         if opened_at is None or event.name != self._holding_alert_name(opened_at):
             return  # that position is gone; a newer one has its own alert
         self.breakers.exit_reason(self._now(), opened_at)
-        self._exit(f"max holding time {self.config.max_holding_minutes} min")
+        self._exit(f"max holding time {self.config.max_holding_minutes} min", "max_holding")
         self._persist()
 
     def _opened_at(self) -> datetime | None:
@@ -866,7 +871,9 @@ class ZScoreMeanReversion(Strategy):
             and self._side() is not Side.FLAT
         ):
             # A stop or target child refused while its entry filled: never sit unprotected.
-            self._exit(f"protective order {order.client_order_id} refused: flattening")
+            self._exit(
+                f"protective order {order.client_order_id} refused: flattening", "refused_child"
+            )
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -17,7 +17,11 @@ open then stays open; the report counts no trade for it).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from nautilus_trader.backtest.config import (
@@ -98,9 +102,10 @@ def resolve_contracts(settings: BacktestSettings) -> list[TradedContract]:
 
 
 def build_run_config(
-    settings: BacktestSettings, contracts: list[TradedContract]
+    settings: BacktestSettings, contracts: list[TradedContract], journal_run_id: str | None = None
 ) -> BacktestRunConfig:
-    """A ``BacktestRunConfig`` with one strategy instance per traded contract."""
+    """A ``BacktestRunConfig`` with one strategy instance per traded contract (and the journal
+    recorder when ``settings.journal`` is set: book ``backtest:<journal_run_id>``)."""
     catalog_path = str(settings.catalog)
     instrument_ids = [c.instrument_id for c in contracts]
     venue = settings.venue
@@ -126,6 +131,8 @@ def build_run_config(
                 },
             ),
         )
+    if settings.journal and journal_run_id:
+        actors.append(journal_actor_config(settings, contracts, journal_run_id))
     return BacktestRunConfig(
         venues=[
             BacktestVenueConfig(
@@ -174,6 +181,44 @@ def build_run_config(
         raise_exception=True,
         dispose_on_completion=False,
     )
+
+
+def journal_actor_config(
+    settings: BacktestSettings, contracts: list[TradedContract], run_id: str
+) -> ImportableActorConfig:
+    """The journal recorder of a backtest run: book ``backtest:<run_id>``, rows written inline."""
+    merged = {**settings.strategy, **settings.risk}
+    session = {
+        key: merged[key]
+        for key in ("session_halt", "session_open", "session_tz", "session_always_open")
+        if key in merged
+    }
+    if merged.get("session_breaks"):
+        session["session_breaks"] = [str(b) for b in merged["session_breaks"]]
+    return ImportableActorConfig(
+        actor_path="quant_scalper.journal.recorder:JournalRecorder",
+        config_path="quant_scalper.journal.recorder:JournalRecorderConfig",
+        config={
+            "url": str(settings.journal),
+            "password_env": settings.journal_password_env,
+            "book": f"backtest:{run_id}",
+            "kind": "backtest",
+            "config_hash": settings_hash(settings),
+            "instrument_id": str(settings.strategy.get("instrument_id")),
+            "account_size_cents": int(Decimal(settings.venue.starting_balance.split()[0]) * 100),
+            **session,
+        },
+    )
+
+
+def settings_hash(settings: BacktestSettings) -> str:
+    """sha256 of the effective backtest settings (journal location left out)."""
+    values = dataclasses.asdict(settings)
+    values.pop("journal", None)
+    values.pop("journal_password_env", None)
+    values.pop("progress", None)
+    text = json.dumps(values, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def risk_engine_config(

@@ -53,12 +53,20 @@ class BacktestOutcome:
     trips: list[Trip] = field(default_factory=list)
     day_rolls: list[Trip] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
+    journal_book: str | None = None  # the run's book in settings.journal, when one is written
 
 
 def run_backtest(settings: BacktestSettings, write_files: bool = True) -> BacktestOutcome:
     """Run the configured backtest on the catalog and return its outcome (files optional)."""
     contracts = resolve_contracts(settings)
-    run_config = build_run_config(settings, contracts)
+    run_id = None
+    if settings.journal:
+        from quant_scalper.journal.db import open_journal
+
+        # refuse a newer, corrupt or unreachable journal now, in one line, not mid-run
+        open_journal(settings.journal, settings.journal_password_env).dispose()
+        run_id = journal_run_id()
+    run_config = build_run_config(settings, contracts, journal_run_id=run_id)
     node = BacktestNode(configs=[run_config])
     try:
         try:
@@ -73,11 +81,21 @@ def run_backtest(settings: BacktestSettings, write_files: bool = True) -> Backte
                 "the backtest produced no result: run with log_level=INFO to see why"
             )
         outcome = _collect(settings, contracts, engine, results[0])
+        if run_id is not None:
+            outcome.journal_book = f"backtest:{run_id}"
         if write_files:
             outcome.files = _write_files(settings, engine, outcome)
         return outcome
     finally:
         node.dispose()
+
+
+def journal_run_id() -> str:
+    """A backtest run's id in the journal: UTC start time and a random suffix (unique)."""
+    import secrets
+    from datetime import UTC, datetime
+
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def _wire_engine(engine: BacktestEngine) -> None:

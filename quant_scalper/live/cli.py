@@ -157,6 +157,7 @@ def _live(args: argparse.Namespace) -> int:
     settings = _load(args)
     contract = select_contract(settings)
     _check_risk_state(settings)
+    _check_journal(settings)
     if args.check:
         ib = settings.ib
         version = probe_gateway(ib.host, ib.port, ib.probe_timeout_secs)
@@ -172,6 +173,23 @@ def _live(args: argparse.Namespace) -> int:
         )
         return 0
     return run_live(settings, contract)
+
+
+def _check_journal(settings: LiveSettings) -> None:
+    """Refuse a newer, corrupt or misconfigured journal before connecting (one line); a
+    database that is only down is reported and the node starts (the recorder buffers)."""
+    import sys
+
+    from quant_scalper.journal.db import open_journal
+    from quant_scalper.journal.errors import JournalUnavailableError
+
+    journal = settings.journal
+    if not journal.enabled:
+        return
+    try:
+        open_journal(journal.url, journal.password_env).dispose()
+    except JournalUnavailableError as exc:
+        print(f"warning: {exc}; starting anyway, journal rows are buffered", file=sys.stderr)
 
 
 def _flatten(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ keys, same validators) and adds what a node on Interactive Brokers needs::
     logging:     console and rotating file log
     node:        control_poll_secs, status_interval_secs, Nautilus timeouts
     telegram:    alerts and commands (optional; ``quant_scalper.telegram.settings``)
+    journal:     the trade journal (url, password_env, buffer_rows, status_interval_secs)
 
 Every error names the key (``ib.port``, ``strategy.bar_type``...) and says what to do.
 """
@@ -139,6 +140,17 @@ class NodeSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class JournalSettings:
+    """The trade journal: where (file or URL), its password variable and the writer's knobs."""
+
+    url: str | None = None  # default: <state_dir>/<trader_id>/journal.sqlite
+    password_env: str | None = None  # the environment variable with the database password
+    buffer_rows: int = 100_000  # rows kept while the database is down
+    status_interval_secs: float = 5.0  # how often the node_status snapshot is upserted
+    enabled: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
 class LiveSettings:
     """A validated live config."""
 
@@ -154,6 +166,7 @@ class LiveSettings:
     logging: LoggingSettings
     node: NodeSettings
     telegram: Any = None  # ImportableActorConfig of the Telegram actor, None when off/absent
+    journal: JournalSettings = dataclasses.field(default_factory=lambda: JournalSettings())
 
     @property
     def state_dir(self) -> Path:
@@ -173,6 +186,7 @@ _SECTIONS: dict[str, Any] = {
     "logging": LoggingSettings,
     "node": NodeSettings,
     "telegram": None,  # keys checked by telegram_actor_config
+    "journal": JournalSettings,
 }
 
 
@@ -210,6 +224,7 @@ def live_settings_from_mapping(raw: Mapping[str, Any], config_path: Path) -> Liv
     node = _dataclass(NodeSettings, "node", _section(raw, "node"))
     _check_node(node)
     telegram = _telegram(raw.get("telegram"), base_dir, risk)
+    journal = _journal(_section(raw, "journal"), base_dir, trader_id, risk)
     return LiveSettings(
         config_path=config_path,
         trader_id=trader_id,
@@ -223,6 +238,7 @@ def live_settings_from_mapping(raw: Mapping[str, Any], config_path: Path) -> Liv
         logging=logging,
         node=node,
         telegram=telegram,
+        journal=journal,
     )
 
 
@@ -284,6 +300,48 @@ def _env_number(name: str, value: EnvStr, kind: str) -> Any:
             f"{name} must be a {'whole ' if kind.startswith('int') else ''}number, but "
             f"{value.template} is not one: fix the environment variable"
         ) from None
+
+
+def _journal(
+    values: Mapping[str, Any], base_dir: Path, trader_id: str, risk: Mapping[str, Any]
+) -> JournalSettings:
+    """The ``journal:`` section; the URL defaults to ``<state_dir>/<trader_id>/journal.sqlite``
+    and must not carry a password (``password_env`` names the variable that does)."""
+    from quant_scalper.journal.db import journal_url
+    from quant_scalper.journal.errors import JournalConfigError
+
+    raw = dict(values)
+    for key in ("url", "password_env"):
+        if raw.get(key) is not None:
+            raw[key] = str(raw[key])
+    journal = _dataclass(JournalSettings, "journal", raw)
+    if journal.buffer_rows < 100:
+        raise LiveConfigError(
+            f"journal.buffer_rows must be at least 100 (rows kept while the database is "
+            f"down), was {journal.buffer_rows}"
+        )
+    if not 0.5 <= journal.status_interval_secs <= 3600:
+        raise LiveConfigError(
+            "journal.status_interval_secs must be 0.5-3600 seconds, was "
+            f"{journal.status_interval_secs}"
+        )
+    if journal.password_env is not None and not re.fullmatch(
+        r"[A-Za-z_][A-Za-z0-9_]*", journal.password_env
+    ):
+        raise LiveConfigError(
+            "journal.password_env must name an environment variable like QS_JOURNAL_PASSWORD "
+            "(letters, digits, underscores), never the password itself (value not shown)"
+        )
+    url = journal.url
+    if url is None:
+        url = str(Path(str(risk["state_dir"])) / trader_id / "journal.sqlite")
+    elif "://" not in url:
+        url = str(resolve_path(url, base_dir))
+    try:
+        journal_url(url)  # scheme and "no password in the URL"; the variable is read at start
+    except JournalConfigError as exc:
+        raise LiveConfigError(str(exc)) from None
+    return dataclasses.replace(journal, url=url)
 
 
 def _trader_id(value: Any) -> str:

@@ -48,6 +48,8 @@ STRATEGY_PATH = "quant_scalper.strategy:ZScoreMeanReversion"
 STRATEGY_CONFIG_PATH = "quant_scalper.strategy:ZScoreMeanReversionConfig"
 STATUS_ACTOR_PATH = "quant_scalper.live.status:NodeStatus"
 STATUS_CONFIG_PATH = "quant_scalper.live.status:NodeStatusConfig"
+JOURNAL_ACTOR_PATH = "quant_scalper.journal.recorder:JournalRecorder"
+JOURNAL_CONFIG_PATH = "quant_scalper.journal.recorder:JournalRecorderConfig"
 
 
 def probe_gateway(host: str, port: int, timeout: float) -> int:
@@ -330,7 +332,8 @@ def build_node_config(settings: LiveSettings, contract: LiveContract) -> Any:
                     "bar_type": contract.bar_type,
                 },
             ),
-            *([settings.telegram] if settings.telegram is not None else []),
+            *([journal_actor_config(settings, contract)] if settings.journal.enabled else []),
+            *([telegram_actor(settings)] if settings.telegram is not None else []),
         ],
         save_state=settings.redis is not None,
         load_state=settings.redis is not None,
@@ -339,6 +342,64 @@ def build_node_config(settings: LiveSettings, contract: LiveContract) -> Any:
         timeout_portfolio=node.timeout_portfolio,
         timeout_disconnection=node.timeout_disconnection,
         timeout_post_stop=node.timeout_post_stop,
+    )
+
+
+def telegram_actor(settings: LiveSettings) -> Any:
+    """The Telegram actor's config, pointed at the trade journal (``/pnl``, ``/trades``)."""
+    from nautilus_trader.common.config import ImportableActorConfig
+
+    telegram = settings.telegram
+    if not settings.journal.enabled:
+        return telegram
+    return ImportableActorConfig(
+        actor_path=telegram.actor_path,
+        config_path=telegram.config_path,
+        config={
+            **telegram.config,
+            "journal_url": str(settings.journal.url),
+            "journal_password_env": settings.journal.password_env,
+            "journal_book": f"live:{settings.trader_id}",
+        },
+    )
+
+
+def journal_actor_config(settings: LiveSettings, contract: LiveContract) -> Any:
+    """The journal recorder of a live node: book ``live:<trader_id>`` (one book across
+    restarts), the strategy's session schedule, the risk state folder for the status."""
+    import hashlib
+    import json
+
+    from nautilus_trader.common.config import ImportableActorConfig
+
+    journal = settings.journal
+    risk = settings.risk
+    rules = {"strategy": dict(settings.strategy), "risk": dict(risk)}
+    session = {
+        key: risk[key]
+        for key in ("session_halt", "session_open", "session_tz", "session_always_open")
+        if key in risk
+    }
+    if risk.get("session_breaks"):
+        session["session_breaks"] = [str(b) for b in risk["session_breaks"]]
+    return ImportableActorConfig(
+        actor_path=JOURNAL_ACTOR_PATH,
+        config_path=JOURNAL_CONFIG_PATH,
+        config={
+            "url": str(journal.url),
+            "password_env": journal.password_env,
+            "book": f"live:{settings.trader_id}",
+            "kind": "live",
+            "buffer_rows": journal.buffer_rows,
+            "status_interval_secs": journal.status_interval_secs,
+            "config_hash": hashlib.sha256(
+                json.dumps(rules, sort_keys=True, default=str).encode("utf-8")
+            ).hexdigest(),
+            "config_path": str(settings.config_path),
+            "instrument_id": contract.instrument_id,
+            "risk_state_dir": str(settings.state_dir),
+            **session,
+        },
     )
 
 

@@ -19,6 +19,7 @@ import functools
 import json
 import os
 import queue
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -158,6 +159,9 @@ class TelegramAlertsConfig(ActorConfig, frozen=True):
     session_tz: str = "America/Chicago"
     session_always_open: bool = False
     risk_state_dir: str | None = None
+    journal_url: str | None = None
+    journal_password_env: str | None = None
+    journal_book: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -261,6 +265,7 @@ class TelegramAlerts(Actor):
             self._record = Path(self.config.record_path).expanduser()
             self._record.parent.mkdir(parents=True, exist_ok=True)
         self._load_trades()
+        self._load_journal_trades()
         self._subscribe()
         self._arm_timers()
         self._emit(f"node {self.trader_id} started ({self.mode})")
@@ -493,6 +498,41 @@ class TelegramAlerts(Actor):
             realized_pnl=closed.realized_pnl.as_decimal(),
             fees=fees,
         )
+
+    def _load_journal_trades(self) -> None:
+        """The trade journal's round trips of the last ~5 weeks (``/pnl week|month`` and
+        ``/trades`` then cover the time before this start), read on a thread: a slow or dead
+        database never holds the node; until it answers, the cache's trades are used."""
+        cfg = self.config
+        if cfg.journal_url is None or cfg.journal_book is None:
+            return
+        since = self.clock.timestamp_ns() - 40 * 86_400 * 10**9
+
+        def work() -> None:
+            from quant_scalper.journal.read import load_trades
+
+            try:
+                trades = load_trades(
+                    cfg.journal_url, cfg.journal_book, since, cfg.journal_password_env
+                )
+            except Exception as exc:
+                self.log.warning(f"Telegram: trade journal not read ({type(exc).__name__}: {exc})")
+                return
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._merge_trades, trades)
+            else:
+                self._merge_trades(trades)
+
+        if self._loop is None:
+            work()
+        else:
+            threading.Thread(target=work, name="telegram-journal", daemon=True).start()
+
+    def _merge_trades(self, trades: list[ClosedTrade]) -> None:
+        """Add journal round trips; one per instrument and close time (the journal's wins)."""
+        merged = {(t.instrument_id, t.closed_at): t for t in self._trades}
+        merged.update({(t.instrument_id, t.closed_at): t for t in trades})
+        self._trades = sorted(merged.values(), key=lambda t: t.closed_at)
 
     def _load_trades(self) -> None:
         """Round trips already in the cache (a cache database keeps them across restarts).
