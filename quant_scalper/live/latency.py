@@ -59,7 +59,7 @@ def bucket_upper_ns(index: int) -> float:
 class Histogram:
     """Counts of durations in fixed log-spaced buckets, plus count, sum, min and max."""
 
-    __slots__ = ("counts", "count", "total", "min", "max")
+    __slots__ = ("count", "counts", "max", "min", "total")
 
     def __init__(self) -> None:
         self.counts: dict[int, int] = {}
