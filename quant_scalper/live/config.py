@@ -11,6 +11,7 @@ keys, same validators) and adds what a node on Interactive Brokers needs::
     logging:     console and rotating file log
     node:        control_poll_secs, status_interval_secs, Nautilus timeouts
     telegram:    alerts and commands (optional; ``quant_scalper.telegram.settings``)
+    metrics:     Prometheus endpoint (port; off when unset) and health alert limits
 
 Every error names the key (``ib.port``, ``strategy.bar_type``...) and says what to do.
 """
@@ -139,6 +140,21 @@ class NodeSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class MetricsSettings:
+    """The health actor (``live.health``): /metrics endpoint (off when ``port`` is null) and
+    alert limits."""
+
+    port: int | None = None
+    host: str = "127.0.0.1"
+    signal_budget_ms: float = 1.0  # alert: decision->submit p99 over the last alert_window
+    alert_window: int = 100
+    loop_lag_limit_ms: float = 250.0
+    rss_growth_limit_pct: float = 20.0  # since the end of warm-up
+    warmup_secs: float = 300.0
+    tracemalloc: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class LiveSettings:
     """A validated live config."""
 
@@ -154,6 +170,7 @@ class LiveSettings:
     logging: LoggingSettings
     node: NodeSettings
     telegram: Any = None  # ImportableActorConfig of the Telegram actor, None when off/absent
+    metrics: MetricsSettings = MetricsSettings()
 
     @property
     def state_dir(self) -> Path:
@@ -173,6 +190,7 @@ _SECTIONS: dict[str, Any] = {
     "logging": LoggingSettings,
     "node": NodeSettings,
     "telegram": None,  # keys checked by telegram_actor_config
+    "metrics": MetricsSettings,
 }
 
 
@@ -223,6 +241,7 @@ def live_settings_from_mapping(raw: Mapping[str, Any], config_path: Path) -> Liv
         logging=logging,
         node=node,
         telegram=telegram,
+        metrics=_metrics(_section(raw, "metrics")),
     )
 
 
@@ -517,6 +536,21 @@ def _logging(values: Mapping[str, Any], base_dir: Path) -> LoggingSettings:
         check_dir_or_missing("logging.directory", settings.directory)
     if settings.max_file_mb <= 0 or settings.backup_count < 0 or settings.max_file_mb > 10_000:
         raise LiveConfigError("logging.max_file_mb must be > 0 and logging.backup_count >= 0")
+    return settings
+
+
+def _metrics(values: Mapping[str, Any]) -> MetricsSettings:
+    settings = _dataclass(MetricsSettings, "metrics", values)
+    if settings.port is not None and not 0 < settings.port < 65536:
+        raise LiveConfigError(
+            f"metrics.port must be a TCP port 1-65535 or null, was {settings.port}"
+        )
+    if not settings.host:
+        raise LiveConfigError("metrics.host is empty: use 127.0.0.1 (the default)")
+    for key in ("signal_budget_ms", "loop_lag_limit_ms", "rss_growth_limit_pct", "warmup_secs"):
+        check_number(f"metrics.{key}", getattr(settings, key), positive=True)
+    if settings.alert_window <= 0:
+        raise LiveConfigError(f"metrics.alert_window must be > 0, was {settings.alert_window}")
     return settings
 
 
