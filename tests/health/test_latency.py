@@ -100,3 +100,17 @@ def test_pending_signals_are_bounded_and_unknown_orders_ignored() -> None:
     rec.on_accepted("nope", 10)
     rec.forget("O-60")
     assert rec.total["submit_to_sent"].count == 0
+
+
+def test_telegram_status_line_shows_last_hour_percentiles() -> None:
+    from quant_scalper.telegram.formatting import latency_text
+
+    rec = LatencyRecorder()
+    rec.on_signal(signal_stamp("O-1", 0, 1_000_000, 1_000_000, 1_400_000))
+    rec.on_submitted("O-1", 1_600_000)
+    text = latency_text(rec.summary(2_000_000))
+    assert (
+        text
+        == "latency (1 h, ms): signal->submit p50 0.40 / p99 0.40; bar->sent p50 0.60 / p99 0.60"
+    )
+    assert latency_text({}) == "latency (1 h, ms): no signals yet"
