@@ -24,6 +24,7 @@ from nautilus_trader.trading.strategy import Strategy
 from quant_scalper.config import parse_utc_timestamp
 from quant_scalper.control import ControlChannel, ControlChannelError
 from quant_scalper.indicators import ZScore
+from quant_scalper.live.latency import signal_stamp
 from quant_scalper.node_thread import node_loop, on_loop
 from quant_scalper.parameters import default
 from quant_scalper.risk import (
@@ -63,6 +64,7 @@ from quant_scalper.topics import (
     CONTROL_RESULT_TOPIC,
     CONTROL_TOPIC,
     RISK_TRIP_TOPIC,
+    SIGNAL_TIMING_TOPIC,
     TRADING_STATE_TOPIC,
 )
 from quant_scalper.trade_booking import closed_trade
@@ -400,6 +402,7 @@ class ZScoreMeanReversion(Strategy):
         )
 
     def _enter(self, side: OrderSide, bar: Bar, z: float) -> None:
+        decided_ns = self.clock.timestamp_ns()  # latency: the decision (quant_scalper.live.latency)
         if self._holding(f"entry {side.name}"):
             return
         if self._entry_blocked_until_reset or self._has_working_orders():
@@ -431,6 +434,16 @@ class ZScoreMeanReversion(Strategy):
         )
         self.log.info(f"Entry {side.name} z={z:.3f} ref={reference} stop={sl} target={tp}")
         self.submit_order_list(order_list)
+        self.msgbus.publish(
+            SIGNAL_TIMING_TOPIC,
+            signal_stamp(
+                order_list.first.client_order_id.value,
+                bar.ts_event,
+                bar.ts_init,
+                decided_ns,
+                self.clock.timestamp_ns(),
+            ),
+        )
 
     def _within_position_limit(self, side: OrderSide) -> bool:
         """True when ``trade_size`` more contracts on ``side`` stay within

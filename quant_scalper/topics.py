@@ -17,3 +17,14 @@ CONNECTION_TOPIC = "quant_scalper.connection"
 """dict payload ``{"connected": bool, "detail": str}``: the broker connection dropped or came
 back (published on every change by ``quant_scalper.live.connection``; the strategy holds orders,
 the Telegram actor alerts)."""
+
+SIGNAL_TIMING_TOPIC = "quant_scalper.signal.timing"
+"""dict payload from ``quant_scalper.live.latency.signal_stamp``: when an entry's bar closed,
+arrived, was decided on and submitted (ns, the node's clock); the health actor times it."""
+
+HEALTH_TOPIC = "quant_scalper.health"
+"""dict payload ``{"latency": {...}, "health": {...}}``: the health actor's periodic summary
+(the status actor puts it in status.json)."""
+
+HEALTH_ALERT_TOPIC = "quant_scalper.health.alert"
+"""str payload: a health alert (latency over budget, event-loop lag, RSS growth), for Telegram."""

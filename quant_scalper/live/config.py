@@ -12,6 +12,7 @@ keys, same validators) and adds what a node on Interactive Brokers needs::
     node:        control_poll_secs, status_interval_secs, Nautilus timeouts
     telegram:    alerts and commands (optional; ``quant_scalper.telegram.settings``)
     journal:     the trade journal (url, password_env, buffer_rows, status_interval_secs)
+    metrics:     Prometheus endpoint (port; off when unset) and health alert limits
 
 Every error names the key (``ib.port``, ``strategy.bar_type``...) and says what to do.
 """
@@ -151,6 +152,21 @@ class JournalSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class MetricsSettings:
+    """The health actor (``live.health``): /metrics endpoint (off when ``port`` is null) and
+    alert limits."""
+
+    port: int | None = None
+    host: str = "127.0.0.1"
+    signal_budget_ms: float = 1.0  # alert: decision->submit p99 over the last alert_window
+    alert_window: int = 100
+    loop_lag_limit_ms: float = 250.0
+    rss_growth_limit_pct: float = 20.0  # since the end of warm-up
+    warmup_secs: float = 300.0
+    tracemalloc: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class LiveSettings:
     """A validated live config."""
 
@@ -167,6 +183,7 @@ class LiveSettings:
     node: NodeSettings
     telegram: Any = None  # ImportableActorConfig of the Telegram actor, None when off/absent
     journal: JournalSettings = dataclasses.field(default_factory=lambda: JournalSettings())
+    metrics: MetricsSettings = MetricsSettings()
 
     @property
     def state_dir(self) -> Path:
@@ -187,6 +204,7 @@ _SECTIONS: dict[str, Any] = {
     "node": NodeSettings,
     "telegram": None,  # keys checked by telegram_actor_config
     "journal": JournalSettings,
+    "metrics": MetricsSettings,
 }
 
 
@@ -239,6 +257,7 @@ def live_settings_from_mapping(raw: Mapping[str, Any], config_path: Path) -> Liv
         node=node,
         telegram=telegram,
         journal=journal,
+        metrics=_metrics(_section(raw, "metrics")),
     )
 
 
@@ -575,6 +594,21 @@ def _logging(values: Mapping[str, Any], base_dir: Path) -> LoggingSettings:
         check_dir_or_missing("logging.directory", settings.directory)
     if settings.max_file_mb <= 0 or settings.backup_count < 0 or settings.max_file_mb > 10_000:
         raise LiveConfigError("logging.max_file_mb must be > 0 and logging.backup_count >= 0")
+    return settings
+
+
+def _metrics(values: Mapping[str, Any]) -> MetricsSettings:
+    settings = _dataclass(MetricsSettings, "metrics", values)
+    if settings.port is not None and not 0 < settings.port < 65536:
+        raise LiveConfigError(
+            f"metrics.port must be a TCP port 1-65535 or null, was {settings.port}"
+        )
+    if not settings.host:
+        raise LiveConfigError("metrics.host is empty: use 127.0.0.1 (the default)")
+    for key in ("signal_budget_ms", "loop_lag_limit_ms", "rss_growth_limit_pct", "warmup_secs"):
+        check_number(f"metrics.{key}", getattr(settings, key), positive=True)
+    if settings.alert_window <= 0:
+        raise LiveConfigError(f"metrics.alert_window must be > 0, was {settings.alert_window}")
     return settings
 
 

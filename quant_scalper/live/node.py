@@ -40,6 +40,7 @@ from quant_scalper.live.config import LiveSettings, RedisSettings, mask_account
 from quant_scalper.live.connection import start_connection_watch, stop_connection_watch
 from quant_scalper.live.contract import LiveContract
 from quant_scalper.live.errors import GatewayUnreachableError, LiveRunError
+from quant_scalper.live.watchdog import start_watchdog, stop_watchdog, trading_ready
 from quant_scalper.parameters import strategy_fields, value_of
 
 LOCK_FILE = "live.lock"
@@ -50,6 +51,8 @@ STATUS_ACTOR_PATH = "quant_scalper.live.status:NodeStatus"
 STATUS_CONFIG_PATH = "quant_scalper.live.status:NodeStatusConfig"
 JOURNAL_ACTOR_PATH = "quant_scalper.journal.recorder:JournalRecorder"
 JOURNAL_CONFIG_PATH = "quant_scalper.journal.recorder:JournalRecorderConfig"
+HEALTH_ACTOR_PATH = "quant_scalper.live.health:NodeHealth"
+HEALTH_CONFIG_PATH = "quant_scalper.live.health:NodeHealthConfig"
 
 
 def probe_gateway(host: str, port: int, timeout: float) -> int:
@@ -232,6 +235,7 @@ def build_node_config(settings: LiveSettings, contract: LiveContract) -> Any:
     from nautilus_trader.trading.config import ImportableStrategyConfig
 
     from quant_scalper.backtest.run_config import risk_engine_config
+    from quant_scalper.live.health import health_actor_config
 
     ib = settings.ib
     provider = InteractiveBrokersInstrumentProviderConfig(
@@ -331,6 +335,11 @@ def build_node_config(settings: LiveSettings, contract: LiveContract) -> Any:
                     "interval_secs": node.status_interval_secs,
                     "bar_type": contract.bar_type,
                 },
+            ),
+            ImportableActorConfig(
+                actor_path=HEALTH_ACTOR_PATH,
+                config_path=HEALTH_CONFIG_PATH,
+                config=health_actor_config(settings, contract),
             ),
             *([journal_actor_config(settings, contract)] if settings.journal.enabled else []),
             *([telegram_actor(settings)] if settings.telegram is not None else []),
@@ -511,6 +520,8 @@ def _run_locked(
                 f"the trading node could not be built: {type(exc).__name__}: {exc}"
             ) from exc
         watch = start_connection_watch(node, ib.host, ib.port, ib.client_id)
+        ready = trading_ready(node, ib.host, ib.port, ib.client_id)
+        notifier, heartbeat = start_watchdog(node.kernel.loop, ready)  # systemd Type=notify
         try:
             node.run()
         except KeyboardInterrupt:
@@ -522,6 +533,7 @@ def _run_locked(
             )
         finally:
             try:
+                stop_watchdog(notifier, heartbeat)
                 stop_connection_watch(watch)
                 node.stop()
             finally:

@@ -21,6 +21,7 @@ from quant_scalper.risk.state_folder import (
     ensure_private_dir,
     write_file_atomic,
 )
+from quant_scalper.topics import HEALTH_TOPIC
 
 STATUS_FILE = "status.json"
 
@@ -53,6 +54,7 @@ class NodeStatus(Actor):
         self._path: Path | None = None
         self._last_bar: Bar | None = None
         self._bars = 0
+        self._health: dict[str, Any] = {}  # the health actor's last summary (HEALTH_TOPIC)
 
     def on_start(self) -> None:
         """Create the folder, subscribe the bars (if any) and start the timer."""
@@ -60,6 +62,7 @@ class NodeStatus(Actor):
         ensure_private_dir(self._path.parent, root=Path(self.config.state_dir))
         if self.config.bar_type:
             self.subscribe_bars(BarType.from_str(self.config.bar_type))
+        self.msgbus.subscribe(HEALTH_TOPIC, self._on_health)
         self.clock.set_timer(
             f"status-{self.id}",
             timedelta(seconds=self.config.interval_secs),
@@ -71,6 +74,10 @@ class NodeStatus(Actor):
         """Remember the last bar."""
         self._last_bar = bar
         self._bars += 1
+
+    def _on_health(self, summary: dict[str, Any]) -> None:
+        """Keep the health actor's latest summary for the next snapshot."""
+        self._health = summary
 
     def on_stop(self) -> None:
         """A last snapshot, marked stopped."""
@@ -130,4 +137,6 @@ class NodeStatus(Actor):
             "last_bar": None
             if bar is None
             else {"close": str(bar.close), "ts_event": bar.ts_event, "ts_init": bar.ts_init},
+            "latency": self._health.get("latency"),
+            "health": self._health.get("health"),
         }

@@ -69,6 +69,8 @@ from quant_scalper.topics import (
     CONNECTION_TOPIC,
     CONTROL_RESULT_TOPIC,
     CONTROL_TOPIC,
+    HEALTH_ALERT_TOPIC,
+    HEALTH_TOPIC,
     RISK_TRIP_TOPIC,
     TRADING_STATE_TOPIC,
 )
@@ -248,6 +250,7 @@ class TelegramAlerts(Actor):
         self._timers: list[str] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tick_handle: asyncio.TimerHandle | None = None
+        self._health: dict[str, Any] = {}  # the health actor's last summary, for /status
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -354,6 +357,8 @@ class TelegramAlerts(Actor):
         bus.subscribe(CONTROL_RESULT_TOPIC, self._on_control_result)
         bus.subscribe(TRADING_STATE_TOPIC, self._on_trading_state)
         bus.subscribe(CONNECTION_TOPIC, self._on_connection)
+        bus.subscribe(HEALTH_TOPIC, self._on_health)
+        bus.subscribe(HEALTH_ALERT_TOPIC, self._on_health_alert)
         bus.subscribe("events.position.*", self._on_position_event)
         bus.subscribe("events.order.*", self._on_order_event)
         if self.config.stale_data_secs is not None:
@@ -459,6 +464,13 @@ class TelegramAlerts(Actor):
             self._emit(f"CONNECTION LOST: {detail}".rstrip(": "))
         elif was is False:
             self._emit(f"CONNECTION RESTORED: {detail}".rstrip(": "))
+
+    def _on_health(self, summary: dict[str, Any]) -> None:
+        self._health = summary
+
+    @_guarded
+    def _on_health_alert(self, text: str) -> None:
+        self._emit(f"HEALTH: {text}")
 
     def _on_market_data(self, data: object) -> None:
         self._last_data_ns = self.clock.timestamp_ns()
@@ -791,6 +803,8 @@ class TelegramAlerts(Actor):
             f"trading state: {self._trading_state}",
             data,
         ]
+        if self._health.get("latency"):
+            lines.append(fmt.latency_text(self._health["latency"]))
         if self._outbox is not None:
             s = self._outbox.stats()
             lines.append(f"telegram: sent {s.sent}, queued {s.pending}, dropped {s.dropped}")

@@ -161,3 +161,17 @@ def breakers_text(state: RiskState | None, now: datetime) -> str:
         parts.append(f"paused until {state.paused_until:%H:%M} UTC")
     parts.append(f"{state.consecutive_losses} loss(es) in a row")
     return "breakers: " + ", ".join(parts)
+
+
+def latency_text(latency: dict) -> str:
+    """One /status line: p50/p99 (last hour) of the in-process and IB stages, in ms."""
+    parts = []
+    for stage, label in (
+        ("decision_to_submit", "signal->submit"),
+        ("bar_to_sent", "bar->sent"),
+        ("sent_to_accepted", "IB ack"),
+    ):
+        hour = (latency.get(stage) or {}).get("last_hour") or {}
+        if hour.get("count"):
+            parts.append(f"{label} p50 {hour['p50_us'] / 1e3:.2f} / p99 {hour['p99_us'] / 1e3:.2f}")
+    return "latency (1 h, ms): " + ("; ".join(parts) if parts else "no signals yet")

@@ -255,6 +255,7 @@ class IBPeer:
         self._thread.start()
         self._player: asyncio.Task | None = None
         self._paused = False
+        self.quote_messages = 0  # quotes sent by quote_burst
 
     # -- lifecycle (thread-safe) ---------------------------------------------------------------
 
@@ -319,6 +320,11 @@ class IBPeer:
     def send_error(self, code: int, message: str) -> None:
         """Send a connection-level notice (id -1), e.g. 1100 lost / 1102 restored."""
         self._call(self._broadcast_error, code, message)
+
+    def quote_burst(self, seconds: float, rate: float) -> None:
+        """Stress: stream the current bid/ask to every quote subscription at about ``rate``
+        messages/s for ``seconds``, in the background (``quote_messages`` counts them)."""
+        self._call(self._start_burst, seconds, rate)
 
     def snapshot(self) -> Snapshot:
         """A consistent copy of the peer's state."""
@@ -744,6 +750,21 @@ class IBPeer:
             IN.TICK_PRICE,
             TickPrice(reqId=req_id, tickType=TICK_ASK, price=ask, size="12", attrMask=1),
         )
+
+    def _start_burst(self, seconds: float, rate: float) -> None:
+        async def _burst() -> None:
+            end = self._loop.time() + seconds
+            pairs = max(1, int(rate / 200))  # two messages per quote, 100 slices a second
+            while self._loop.time() < end:
+                for session in list(self._sessions):
+                    for req_id, sub in list(session.subscriptions.items()):
+                        if sub.kind == "quotes":
+                            for _ in range(pairs):
+                                self._send_quote(session, req_id)
+                                self.quote_messages += 2
+                await asyncio.sleep(0.01)
+
+        self._loop.create_task(_burst())
 
     def _broadcast_error(self, code: int, message: str) -> None:
         for session in list(self._sessions):
