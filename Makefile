@@ -29,7 +29,7 @@ backtest: $(BASE_STAMP)
 
 # Servers the tests start themselves on 127.0.0.1 (Debian packages); installed when missing and
 # we are root with apt-get, otherwise the tests that need them skip and say why.
-SYSTEM_DEPS := redis-server
+SYSTEM_DEPS := redis-server chromium
 system-deps:
 	@missing=""; for bin in $(SYSTEM_DEPS); do command -v $$bin >/dev/null || missing="$$missing $$bin"; done; \
 	if [ -n "$$missing" ]; then \

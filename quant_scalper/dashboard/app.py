@@ -566,8 +566,8 @@ def create_app(settings: DashboardSettings, store: JournalStore | None = None) -
             sent = channel.submit(command, f"{reason} (dashboard)")
         except ControlChannelError as exc:
             raise HTTPException(500, str(exc)) from None
-        result = None
-        deadline = time.monotonic() + 3.0
+        result = channel.result(sent.id)
+        deadline = time.monotonic() + settings.control_wait_secs
         while result is None and time.monotonic() < deadline:
             result = channel.result(sent.id)
             if result is None:

@@ -42,6 +42,7 @@ class DashboardSettings:
     trader_id: str | None = None
     daily_loss_limit_cents: int | None = None
     stale_after_secs: float = DEFAULT_STALE_AFTER_SECS
+    control_wait_secs: float = 3.0  # how long an action waits for the node's confirmation
 
 
 @dataclass(frozen=True)

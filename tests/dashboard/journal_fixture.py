@@ -291,7 +291,8 @@ def build_journal(
             ],
         )
         conn.execute(insert(schema.equity_marks), marks)
-        conn.execute(insert(schema.breaker_events), breakers)
+        if breakers:
+            conn.execute(insert(schema.breaker_events), breakers)
         conn.execute(insert(schema.node_events), events)
         conn.execute(
             insert(schema.orders),
@@ -308,7 +309,7 @@ def build_journal(
                     "ts_init_ns": trades[k]["entry_ns"],
                     "ts_last_ns": trades[k]["entry_ns"] + NS,
                 }
-                for k in range(12)
+                for k in range(min(12, len(trades)))
             ],
         )
         if book.startswith("live:"):
