@@ -128,6 +128,7 @@ def create_app(settings: DashboardSettings, store: JournalStore | None = None) -
     app.state.settings = settings
     confirmations = security.Confirmations()
     books_cache: dict[str, Any] = {"at": 0.0, "books": []}
+    equity_cache: dict[tuple, dict[str, Any]] = {}  # marks are immutable: keyed by last id
 
     @app.exception_handler(JournalReadError)
     async def _journal_error(_: Request, exc: JournalReadError) -> JSONResponse:
@@ -472,6 +473,17 @@ def create_app(settings: DashboardSettings, store: JournalStore | None = None) -
         name = resolve_book(book)
         first, last = day_range(from_, to)
         series = store.equity(name, first, last)
+        key = (name, series["last_id"], first, last, max_points)
+        hit = equity_cache.get(key)
+        if hit is not None:
+            return hit
+        answer = _equity_answer(name, series, max_points)
+        if len(equity_cache) > 32:
+            equity_cache.clear()
+        equity_cache[key] = answer
+        return answer
+
+    def _equity_answer(name: str, series: dict[str, Any], max_points: int) -> dict[str, Any]:
         eq, dd = series["equity"], series["drawdown"]
         picks = downsample_indices(eq, dd, max_points)
         ts = series["ts"]

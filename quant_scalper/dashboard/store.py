@@ -126,6 +126,7 @@ class JournalStore:
         self._engine = self._make_engine(password)
         self._equity: dict[str, _Equity] = {}
         self._equity_lock = threading.Lock()
+        self._summaries: dict[tuple, tuple[int, dict[str, int]]] = {}
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -350,6 +351,15 @@ class JournalStore:
             order.append(t.id.desc() if q.descending else t.id.asc())
         columns = [c for c in schema.trades.c if c.name != "book"] + [holding]
         condition = and_(*where)
+        summary_key = (
+            q.book,
+            q.from_day,
+            q.to_day,
+            q.instrument,
+            q.side,
+            q.exit_reasons,
+            q.outcome,
+        )
         with self._connect() as conn:
             rows = conn.execute(
                 select(*columns)
@@ -359,6 +369,11 @@ class JournalStore:
                 .offset((q.page - 1) * q.page_size)
             ).mappings()
             page = [dict(row) for row in rows]
+            # trades are insert-only: the summary of a filter stays valid until a new row lands
+            newest = int(conn.execute(select(func.max(t.id))).scalar() or 0)
+            cached = self._summaries.get(summary_key)
+            if cached is not None and cached[0] == newest:
+                return self._finish(page), cached[1]
             agg = conn.execute(
                 select(
                     func.count(),
@@ -368,9 +383,6 @@ class JournalStore:
                     func.coalesce(func.sum(case((t.net_pnl_cents < 0, 1), else_=0)), 0),
                 ).where(condition)
             ).one()
-        for row in page:
-            row["found_at_reconciliation"] = bool(row["found_at_reconciliation"])
-            row["holding_secs"] = int(row["exit_ns"] - row["entry_ns"]) // 1_000_000_000
         summary = {
             "total": int(agg[0]),
             "net_cents": int(agg[1]),
@@ -378,7 +390,17 @@ class JournalStore:
             "winners": int(agg[3]),
             "losers": int(agg[4]),
         }
-        return page, summary
+        if len(self._summaries) > 256:
+            self._summaries.clear()
+        self._summaries[summary_key] = (newest, summary)
+        return self._finish(page), summary
+
+    @staticmethod
+    def _finish(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for row in page:
+            row["found_at_reconciliation"] = bool(row["found_at_reconciliation"])
+            row["holding_secs"] = int(row["exit_ns"] - row["entry_ns"]) // 1_000_000_000
+        return page
 
     def instruments(self, book: str) -> list[str]:
         """The instruments the book traded (for the table's filter)."""
@@ -433,7 +455,7 @@ class JournalStore:
 
     def equity(
         self, book: str, from_day: str | None = None, to_day: str | None = None
-    ) -> dict[str, np.ndarray]:
+    ) -> dict[str, Any]:
         """The book's equity marks (realized + open, cents) and drawdown, oldest first.
 
         Marks are immutable once written, so they are kept in memory per book and only rows
@@ -453,6 +475,7 @@ class JournalStore:
             ts, realized, open_, day = ts[keep], realized[keep], open_[keep], day[keep]
         equity = realized + open_
         return {
+            "last_id": cached.last_id,
             "ts": ts,
             "day": day,
             "realized": realized,

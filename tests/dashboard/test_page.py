@@ -64,6 +64,7 @@ def page(browser, base_url: str, tmp_path_factory: pytest.TempPathFactory):
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
     page.goto(base_url + "/")
     page.wait_for_function("Number(document.body.dataset.polls || 0) >= 1", timeout=15_000)
+    page.wait_for_function("Number(document.body.dataset.charts || 0) >= 1", timeout=15_000)
     page.evaluate("window.__same_document = true")
     page.shots = tmp_path_factory.mktemp("screenshots")
     yield page

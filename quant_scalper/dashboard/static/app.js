@@ -210,7 +210,22 @@ async function confirmControl() {
 const PLOT_CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
 const FONT = { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#334" };
 
+// plotly.js loads async (4.6 MB to parse): the cards and table draw first, charts when ready.
+function plotlyReady() {
+  if (window.Plotly) return true;
+  const tag = $("plotly-js");
+  if (tag && !tag.dataset.hooked) {
+    tag.dataset.hooked = "1";
+    tag.addEventListener("load", () => {
+      if (state.equity) renderEquity(state.equity);
+      if (state.pnl) renderPnl(state.pnl);
+    }, { once: true });
+  }
+  return false;
+}
+
 function renderEquity(eq) {
+  if (!plotlyReady()) return;
   const el = $("equity");
   const x = eq.index;
   const times = eq.ts_ns.map(fmtTime);
@@ -239,12 +254,14 @@ function renderEquity(eq) {
   };
   Plotly.react(el, traces, layout, PLOT_CONFIG);
   el.dataset.points = String(x.length);
+  document.body.dataset.charts = String(Number(document.body.dataset.charts || 0) + 1);
   $("equity-meta").textContent = eq.points
     ? `${eq.points.toLocaleString()} marks, ${eq.returned.toLocaleString()} drawn · now ${fmtMoney(eq.last_equity_cents)} · max drawdown ${fmtMoney(-eq.max_drawdown_cents)}`
     : "no equity marks yet";
 }
 
 function renderPnl(p) {
+  if (!plotlyReady()) return;
   const rows = p.rows;
   const x = rows.map((r) => r.period);
   const y = rows.map((r) => r.net_cents / 100);
@@ -366,6 +383,7 @@ async function poll() {
     ]);
     renderStatus(s);
     state.equity = eq;
+    state.pnl = p;
     if (changed("equity", eq)) renderEquity(eq);
     if (changed("pnl", p)) renderPnl(p);
     if (changed("breakers", br)) renderList("breakers", br.events, (r) => [fmtTime(r.ts_ns), esc(r.rule), r.kind === "trip" ? '<span class="neg">trip</span>' : '<span class="pos">reset</span>', esc(r.reason)]);
