@@ -127,6 +127,7 @@ class JournalStore:
         self._equity: dict[str, _Equity] = {}
         self._equity_lock = threading.Lock()
         self._summaries: dict[tuple, tuple[int, dict[str, int]]] = {}
+        self._series: dict[tuple, dict[str, Any]] = {}
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -463,10 +464,15 @@ class JournalStore:
         """
         with self._equity_lock:
             cached = self._equity.get(book)
-            fresh = self._load_marks(book, cached.last_id if cached else 0)
+            fresh, scanned = self._load_marks(book, cached.last_id if cached else 0)
             if cached is None or fresh is not None:
                 cached = self._merge(cached, fresh)
                 self._equity[book] = cached
+            cached.last_id = max(cached.last_id, scanned)
+            key = (book, from_day, to_day)
+            memo = self._series.get(key)
+            if memo is not None and memo["last_id"] == cached.last_id:
+                return memo
         ts, realized, open_, day = cached.ts, cached.realized, cached.open, cached.day
         if from_day or to_day:
             lo = _day_int(from_day) if from_day else 0
@@ -474,7 +480,7 @@ class JournalStore:
             keep = (day >= lo) & (day <= hi)
             ts, realized, open_, day = ts[keep], realized[keep], open_[keep], day[keep]
         equity = realized + open_
-        return {
+        result = {
             "last_id": cached.last_id,
             "ts": ts,
             "day": day,
@@ -483,18 +489,25 @@ class JournalStore:
             "equity": equity,
             "drawdown": drawdown(equity),
         }
+        with self._equity_lock:
+            if len(self._series) > 32:
+                self._series.clear()
+            self._series[key] = result
+        return result
 
-    def _load_marks(self, book: str, after_id: int) -> _Equity | None:
+    def _load_marks(self, book: str, after_id: int) -> tuple[_Equity | None, int]:
+        """The book's marks with an id above ``after_id``, and the highest id read."""
         m = schema.equity_marks.c
-        stmt = (
-            select(m.id, m.ts_ns, m.realized_cents, m.open_cents, m.trading_day)
-            .where(m.book == book, m.id > after_id)
-            .order_by(m.id)
-        )
+        stmt = select(m.id, m.ts_ns, m.realized_cents, m.open_cents, m.trading_day, m.book)
+        # after the first load: by id only, so the primary key is used (not the book index);
+        # other books' new rows are dropped below
+        stmt = stmt.where(m.book == book) if after_id == 0 else stmt.where(m.id > after_id)
         with self._connect() as conn:
-            rows = conn.execute(stmt).all()
+            read = conn.execute(stmt.order_by(m.id)).all()
+        scanned = int(read[-1][0]) if read else after_id
+        rows = [r[:5] for r in read if r[5] == book]
         if not rows:
-            return None
+            return None, scanned
         ids, ts, realized, open_, days = zip(*rows, strict=True)
         return _Equity(
             last_id=int(ids[-1]),
@@ -502,7 +515,7 @@ class JournalStore:
             realized=np.fromiter(realized, dtype=np.int64, count=len(rows)),
             open=np.fromiter(open_, dtype=np.int64, count=len(rows)),
             day=np.fromiter((_day_int(d) for d in days), dtype=np.int64, count=len(rows)),
-        )
+        ), scanned
 
     @staticmethod
     def _merge(old: _Equity | None, new: _Equity | None) -> _Equity:
