@@ -27,11 +27,9 @@ install: $(BASE_STAMP)
 backtest: $(BASE_STAMP)
 	$(BIN)/quant-scalper backtest
 
-# Servers the tests start themselves on 127.0.0.1 (Debian packages); installed when missing and
-# we are root with apt-get, otherwise the tests that need them skip and say why.
 # Debian packages the tests need, as package[:file]: installed (apt-get, as root) when the file
 # is missing; without ":file" the package name is a command looked up on PATH.
-SYSTEM_DEPS := redis-server postgresql:/usr/lib/postgresql/15/bin/initdb
+SYSTEM_DEPS := redis-server postgresql:/usr/lib/postgresql/15/bin/initdb chromium
 system-deps:
 	@missing=""; for dep in $(SYSTEM_DEPS); do pkg=$${dep%%:*}; file=$${dep#*:}; \
 	  if [ "$$file" = "$$dep" ]; then command -v $$pkg >/dev/null || missing="$$missing $$pkg"; \

@@ -1,4 +1,4 @@
-"""The ``quant-scalper`` command line: backtests and catalog building."""
+"""The ``quant-scalper`` command line: backtests, catalog building and the other verbs."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "quant_scalper.control",
     "quant_scalper.research.cli",
     "quant_scalper.live.cli",
+    "quant_scalper.dashboard.cli",
 )
 
 
