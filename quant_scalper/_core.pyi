@@ -56,21 +56,40 @@ def zscore(values: npt.ArrayLike, window: int) -> npt.NDArray[np.float64]:
     ``RollingZScore.update`` gives. NaN/inf input raises ValueError naming its index; ``window
     < 2`` raises ValueError; input that is not 1-D raises TypeError."""
 
+@final
+class Market:
+    """The pre-screen's market data, built once from named arrays (copied and checked in
+    Rust: bad lengths, offsets or unsorted times raise ValueError) and shared by every
+    ``prescreen``/``prescreen_trades`` call. See ``PrescreenMarket.core``."""
+
+    def __init__(
+        self,
+        *,
+        bar_ts: npt.NDArray[np.int64],
+        close: npt.NDArray[np.float64],
+        day_open_ns: npt.NDArray[np.int64],
+        max_gap_ns: int,
+        quote_ts: npt.NDArray[np.int64],
+        bid: npt.NDArray[np.float64],
+        ask: npt.NDArray[np.float64],
+        bar_offsets: npt.NDArray[np.int64],
+        quote_offsets: npt.NDArray[np.int64],
+        roll_ns: npt.NDArray[np.int64],
+        end_ns: int,
+        day_starts: npt.NDArray[np.int64],
+        entry_allowed: npt.NDArray[np.uint8],
+        flatten_ns: npt.NDArray[np.int64],
+    ) -> None: ...
+    @property
+    def n_bars(self) -> int:
+        """Bars in the market."""
+    @property
+    def n_quotes(self) -> int:
+        """Quotes in the market."""
+
 def prescreen(
-    bar_ts: npt.NDArray[np.int64],
-    close: npt.NDArray[np.float64],
-    day_open_ns: npt.NDArray[np.int64],
-    max_gap_ns: int,
-    quote_ts: npt.NDArray[np.int64],
-    bid: npt.NDArray[np.float64],
-    ask: npt.NDArray[np.float64],
-    bar_offsets: npt.NDArray[np.int64],
-    quote_offsets: npt.NDArray[np.int64],
-    roll_ns: npt.NDArray[np.int64],
-    end_ns: int,
-    day_starts: npt.NDArray[np.int64],
-    entry_allowed: npt.NDArray[np.uint8],
-    flatten_ns: npt.NDArray[np.int64],
+    market: Market,
+    *,
     window: npt.NDArray[np.int64],
     entry_z: npt.NDArray[np.float64],
     exit_z: npt.NDArray[np.float64],
@@ -98,20 +117,8 @@ def prescreen(
     ValueError. See ``quant_scalper.research.prescreen``."""
 
 def prescreen_trades(
-    bar_ts: npt.NDArray[np.int64],
-    close: npt.NDArray[np.float64],
-    day_open_ns: npt.NDArray[np.int64],
-    max_gap_ns: int,
-    quote_ts: npt.NDArray[np.int64],
-    bid: npt.NDArray[np.float64],
-    ask: npt.NDArray[np.float64],
-    bar_offsets: npt.NDArray[np.int64],
-    quote_offsets: npt.NDArray[np.int64],
-    roll_ns: npt.NDArray[np.int64],
-    end_ns: int,
-    day_starts: npt.NDArray[np.int64],
-    entry_allowed: npt.NDArray[np.uint8],
-    flatten_ns: npt.NDArray[np.int64],
+    market: Market,
+    *,
     window: int,
     entry_z: float,
     exit_z: float,

@@ -231,34 +231,85 @@ fn to_point(
     }
 }
 
+/// The pre-screen's market data, built once from named arrays (see
+/// `quant_scalper.research.prescreen.PrescreenMarket`) and shared by every `prescreen` and
+/// `prescreen_trades` call: owned copies, checked on construction.
+#[pyclass(name = "Market", module = "quant_scalper._core", frozen)]
+pub struct PyMarket {
+    data: MarketData,
+}
+
+#[pymethods]
+impl PyMarket {
+    #[new]
+    #[pyo3(signature = (
+        *, bar_ts, close, day_open_ns, max_gap_ns, quote_ts, bid, ask, bar_offsets,
+        quote_offsets, roll_ns, end_ns, day_starts, entry_allowed, flatten_ns
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        bar_ts: PyReadonlyArray1<'_, i64>,
+        close: PyReadonlyArray1<'_, f64>,
+        day_open_ns: PyReadonlyArray1<'_, i64>,
+        max_gap_ns: i64,
+        quote_ts: PyReadonlyArray1<'_, i64>,
+        bid: PyReadonlyArray1<'_, f64>,
+        ask: PyReadonlyArray1<'_, f64>,
+        bar_offsets: PyReadonlyArray1<'_, i64>,
+        quote_offsets: PyReadonlyArray1<'_, i64>,
+        roll_ns: PyReadonlyArray1<'_, i64>,
+        end_ns: i64,
+        day_starts: PyReadonlyArray1<'_, i64>,
+        entry_allowed: PyReadonlyArray1<'_, u8>,
+        flatten_ns: PyReadonlyArray1<'_, i64>,
+    ) -> PyResult<Self> {
+        let data = market_data(
+            bar_ts,
+            close,
+            day_open_ns,
+            max_gap_ns,
+            quote_ts,
+            bid,
+            ask,
+            bar_offsets,
+            quote_offsets,
+            roll_ns,
+            end_ns,
+            day_starts,
+            entry_allowed,
+            flatten_ns,
+        )?;
+        sim::validate(&data.view()).map_err(pre_err)?;
+        Ok(Self { data })
+    }
+
+    /// Bars in the market.
+    #[getter]
+    fn n_bars(&self) -> usize {
+        self.data.bar_ts.len()
+    }
+
+    /// Quotes in the market.
+    #[getter]
+    fn n_quotes(&self) -> usize {
+        self.data.quote_ts.len()
+    }
+}
+
 /// Rank parameter points with the batch simulator (see `quant_scalper.research.prescreen`).
 /// Per-point arrays: window, entry_z, exit_z, stop and target (points), max_holding_ns (<= 0:
 /// off). Returns a dict of per-point numpy arrays (trades, winners, net_pnl, ...) and
 /// `daily_pnl`, a (points x statistics days) array of P&L per day.
 #[pyfunction]
 #[pyo3(signature = (
-    bar_ts, close, day_open_ns, max_gap_ns, quote_ts, bid, ask, bar_offsets, quote_offsets,
-    roll_ns, end_ns, day_starts, entry_allowed, flatten_ns,
-    window, entry_z, exit_z, stop, target, max_holding_ns, daily_loss_limit, max_losses, pause_ns,
-    multiplier, fee_per_side, quantity, starting_balance, intrabar="stop_first", threads=0
+    market, *, window, entry_z, exit_z, stop, target, max_holding_ns, daily_loss_limit,
+    max_losses, pause_ns, multiplier, fee_per_side, quantity, starting_balance,
+    intrabar="stop_first", threads=0
 ))]
 #[allow(clippy::too_many_arguments)]
 fn prescreen<'py>(
     py: Python<'py>,
-    bar_ts: PyReadonlyArray1<'py, i64>,
-    close: PyReadonlyArray1<'py, f64>,
-    day_open_ns: PyReadonlyArray1<'py, i64>,
-    max_gap_ns: i64,
-    quote_ts: PyReadonlyArray1<'py, i64>,
-    bid: PyReadonlyArray1<'py, f64>,
-    ask: PyReadonlyArray1<'py, f64>,
-    bar_offsets: PyReadonlyArray1<'py, i64>,
-    quote_offsets: PyReadonlyArray1<'py, i64>,
-    roll_ns: PyReadonlyArray1<'py, i64>,
-    end_ns: i64,
-    day_starts: PyReadonlyArray1<'py, i64>,
-    entry_allowed: PyReadonlyArray1<'py, u8>,
-    flatten_ns: PyReadonlyArray1<'py, i64>,
+    market: Bound<'py, PyMarket>,
     window: PyReadonlyArray1<'py, i64>,
     entry_z: PyReadonlyArray1<'py, f64>,
     exit_z: PyReadonlyArray1<'py, f64>,
@@ -276,22 +327,7 @@ fn prescreen<'py>(
     threads: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mode = self::intrabar(intrabar)?;
-    let data = market_data(
-        bar_ts,
-        close,
-        day_open_ns,
-        max_gap_ns,
-        quote_ts,
-        bid,
-        ask,
-        bar_offsets,
-        quote_offsets,
-        roll_ns,
-        end_ns,
-        day_starts,
-        entry_allowed,
-        flatten_ns,
-    )?;
+    let data = &market.get().data;
     let (w, ez, xz, st, tg, mh) = (
         window.as_array(),
         entry_z.as_array(),
@@ -377,28 +413,14 @@ fn prescreen<'py>(
 /// entry_price, exit_ts, exit_price, pnl, reason) plus `ambiguous_bars` and `open_at_end`.
 #[pyfunction]
 #[pyo3(signature = (
-    bar_ts, close, day_open_ns, max_gap_ns, quote_ts, bid, ask, bar_offsets, quote_offsets,
-    roll_ns, end_ns, day_starts, entry_allowed, flatten_ns,
-    window, entry_z, exit_z, stop, target, max_holding_ns, daily_loss_limit, max_losses, pause_ns,
-    multiplier, fee_per_side, quantity, starting_balance, intrabar="stop_first"
+    market, *, window, entry_z, exit_z, stop, target, max_holding_ns, daily_loss_limit,
+    max_losses, pause_ns, multiplier, fee_per_side, quantity, starting_balance,
+    intrabar="stop_first"
 ))]
 #[allow(clippy::too_many_arguments)]
 fn prescreen_trades<'py>(
     py: Python<'py>,
-    bar_ts: PyReadonlyArray1<'py, i64>,
-    close: PyReadonlyArray1<'py, f64>,
-    day_open_ns: PyReadonlyArray1<'py, i64>,
-    max_gap_ns: i64,
-    quote_ts: PyReadonlyArray1<'py, i64>,
-    bid: PyReadonlyArray1<'py, f64>,
-    ask: PyReadonlyArray1<'py, f64>,
-    bar_offsets: PyReadonlyArray1<'py, i64>,
-    quote_offsets: PyReadonlyArray1<'py, i64>,
-    roll_ns: PyReadonlyArray1<'py, i64>,
-    end_ns: i64,
-    day_starts: PyReadonlyArray1<'py, i64>,
-    entry_allowed: PyReadonlyArray1<'py, u8>,
-    flatten_ns: PyReadonlyArray1<'py, i64>,
+    market: Bound<'py, PyMarket>,
     window: i64,
     entry_z: f64,
     exit_z: f64,
@@ -415,22 +437,7 @@ fn prescreen_trades<'py>(
     intrabar: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mode = self::intrabar(intrabar)?;
-    let data = market_data(
-        bar_ts,
-        close,
-        day_open_ns,
-        max_gap_ns,
-        quote_ts,
-        bid,
-        ask,
-        bar_offsets,
-        quote_offsets,
-        roll_ns,
-        end_ns,
-        day_starts,
-        entry_allowed,
-        flatten_ns,
-    )?;
+    let data = &market.get().data;
     let point = Point {
         daily_loss_limit,
         max_losses: u32::try_from(max_losses.max(0)).unwrap_or(u32::MAX),
@@ -823,5 +830,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(prescreen_trades, m)?)?;
     m.add_function(wrap_pyfunction!(signal_decision, m)?)?;
     m.add_class::<PyRiskCore>()?;
+    m.add_class::<PyMarket>()?;
     Ok(())
 }
