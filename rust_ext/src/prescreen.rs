@@ -436,9 +436,12 @@ impl Sessions for BarDay {
     }
 }
 
-/// USD (a sum of tick values and fees, so whole cents up to float noise) in integer cents.
+/// USD (a sum of tick values and fees, so whole cents up to float noise) in integer cents,
+/// rounded half away from zero (as `f64::round`, without the libm call on the hot path).
+#[inline]
 fn to_cents(usd: f64) -> i64 {
-    (usd * 100.0).round() as i64
+    let cents = usd * 100.0;
+    (cents + if cents >= 0.0 { 0.5 } else { -0.5 }) as i64
 }
 
 /// The circuit breakers of one point: [`risk::Breakers`] (the live rules, in cents) with the

@@ -533,16 +533,18 @@ impl Breakers {
         self.state.paused_until.is_some_and(|until| now < until)
     }
 
+    #[inline]
     fn record(&mut self, now: i64, rule: Rule, reason: impl FnOnce(&Self) -> String) {
         self.state.version += 1;
-        if !self.keep_trips {
-            return;
+        if self.keep_trips {
+            self.keep(now, rule, reason(self));
         }
-        let trip = Trip {
-            at: now,
-            rule,
-            reason: reason(self),
-        };
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn keep(&mut self, now: i64, rule: Rule, reason: String) {
+        let trip = Trip { at: now, rule, reason };
         let trips = &mut self.state.trips;
         trips.push(trip.clone());
         if trips.len() > MAX_TRIPS_KEPT {
@@ -553,16 +555,24 @@ impl Breakers {
     }
 
     /// Start a new trading day if `now` is in a later one; true when it rolled (a trip).
+    #[inline]
     pub fn roll_trading_day(&mut self, now: i64, s: &impl Sessions) -> bool {
         let new_day = s.trading_day(now);
+        match self.state.trading_day {
+            Some(day) if new_day <= day => false,
+            _ => self.roll_to(now, new_day),
+        }
+    }
+
+    /// The roll itself (rare: kept out of the callers' hot loops).
+    #[cold]
+    #[inline(never)]
+    fn roll_to(&mut self, now: i64, new_day: i32) -> bool {
         let Some(day) = self.state.trading_day else {
             self.state.trading_day = Some(new_day);
             self.state.version += 1;
             return false;
         };
-        if new_day <= day {
-            return false;
-        }
         let reason = if self.keep_trips {
             let st = &self.state;
             let mut reason = format!(
@@ -699,11 +709,18 @@ impl Breakers {
         Some(reason)
     }
 
+    #[inline]
     fn check_daily_limit(&mut self, now: i64) -> bool {
-        let limit = self.limits.daily_loss_limit;
-        if self.state.daily_limit_hit || self.state.daily_pnl() > -limit {
+        if self.state.daily_limit_hit || self.state.daily_pnl() > -self.limits.daily_loss_limit {
             return false;
         }
+        self.trip_daily_limit(now)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn trip_daily_limit(&mut self, now: i64) -> bool {
+        let limit = self.limits.daily_loss_limit;
         self.state.daily_limit_hit = true;
         self.state.daily_limit_hit_at = Some(now);
         self.record(now, Rule::DailyLossLimit, |b| {
@@ -721,6 +738,7 @@ impl Breakers {
     }
 
     /// Update the open P&L mark; true when it trips the daily loss limit.
+    #[inline]
     pub fn record_mark(&mut self, now: i64, open_pnl: i64, s: &impl Sessions) -> bool {
         self.roll_trading_day(now, s);
         self.state.open_pnl = open_pnl;
@@ -729,6 +747,7 @@ impl Breakers {
 
     /// Book a closed trade's P&L net of fees (cents) with `open_pnl` left open after it; runs
     /// the streak and daily-limit rules. True when the daily limit tripped.
+    #[inline(never)]
     pub fn record_closed_trade(
         &mut self,
         now: i64,
