@@ -96,6 +96,7 @@ impl SignalRules {
     /// The action for z-score `z` (None while warming up) given the position: flat enters at
     /// the extremes; a position exits at `|z| <= exit_z` or the opposite extreme (no reversal
     /// on one bar).
+    #[inline]
     pub fn decide(&self, z: Option<f64>, side: Side) -> Action {
         let Some(z) = z else { return Action::Hold };
         match side {
@@ -747,7 +748,6 @@ impl Breakers {
 
     /// Book a closed trade's P&L net of fees (cents) with `open_pnl` left open after it; runs
     /// the streak and daily-limit rules. True when the daily limit tripped.
-    #[inline(never)]
     pub fn record_closed_trade(
         &mut self,
         now: i64,

@@ -20,9 +20,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quant_scalper.risk.breakers import CircuitBreakers, RiskLimits, Trip
+from quant_scalper.risk.breakers import CircuitBreakers, RiskLimits, RiskState, Trip
 from quant_scalper.risk.core import RiskCore, SubCentAmountError, from_ns, to_cents, to_ns
 from quant_scalper.risk.session import CME_EQUITY_INDEX, CME_EQUITY_INDEX_2013, SessionSchedule
+from quant_scalper.risk.state_store import risk_state_from_bytes, risk_state_to_bytes
 
 EXAMPLES = int(os.environ.get("RISK_DIFF_EXAMPLES", "100"))
 
@@ -198,3 +199,30 @@ def test_session_data_answers_like_the_schedule(
     assert rust.in_halt_window(ns, guard) == schedule.in_halt_window(ts, guard)
     if not schedule.always_open:
         assert from_ns(rust.next_halt(ns)) == schedule.next_halt(ts)
+
+
+def test_state_file_keeps_its_meaning_both_ways() -> None:
+    """A state the Python breakers wrote loads into the core, and the core's state saved with
+    ``risk_state_to_bytes`` loads back equal (the persisted risk_state.json is unchanged)."""
+    now = datetime(2024, 11, 27, 15, 0, tzinfo=UTC)  # the day before Thanksgiving
+    py = CircuitBreakers(RiskLimits(max_consecutive_losses=2))
+    py.record_closed_trade(now, Decimal("-7.49"))
+    py.record_closed_trade(now + timedelta(minutes=3), Decimal("-1.25"))
+    py.kill(now + timedelta(minutes=4), "manual stop")
+    py.book_closed_trade(now + timedelta(minutes=5), "t1", now, Decimal("2.50"))
+    loaded = risk_state_from_bytes(risk_state_to_bytes(py.state))
+    core = RiskCore(RiskLimits(max_consecutive_losses=2), state=loaded)
+    assert core.state == py.state
+    later = now + timedelta(days=1, hours=3)
+    assert core.entry_decision(later) == py.entry_decision(later)
+    assert core.state == py.state
+    again = risk_state_from_bytes(risk_state_to_bytes(core.state))
+    assert again == core.state
+    assert RiskCore(state=again).state == core.state
+
+
+def test_a_sub_cent_state_is_refused_on_load() -> None:
+    """A state file with a fraction of a cent cannot be counted in cents: a clear error."""
+    bad = RiskState(realized_pnl=Decimal("-1.005"))
+    with pytest.raises(SubCentAmountError, match=r"RiskState\.realized_pnl -1\.005 USD"):
+        RiskCore(state=bad)
