@@ -10,17 +10,25 @@ breakers are on as in configs/backtest.yaml. Measured in this one run: all cores
 Issue target: the 10,000-point grid in under 60 s on the 2-core machine.
 
 Run: ``.venv/bin/python benchmarks/bench_prescreen.py`` (``--check`` exits 1 if the target is
-missed; ``--points N`` for a smaller grid).
+missed; ``--points N`` for a smaller grid). ``--baseline DIR`` also runs the same grid, in the
+same run, on another source tree with its built extension (e.g. main exported to a temp folder,
+``quant_scalper/_core.abi3.so`` built there): it prints both timings, their ratio, and whether
+the two builds' per-point results are identical.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from quant_scalper.config import load_backtest_settings
 from quant_scalper.research.prescreen import load_market, screen, sim_costs, sim_point
@@ -39,7 +47,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the target is missed")
     parser.add_argument("--points", type=int, default=10_000, help="grid size (a prefix)")
+    parser.add_argument("--baseline", type=Path, help="source tree of a baseline build")
+    parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)  # baseline -> parent
     args = parser.parse_args()
+    baseline = _run_baseline(args.baseline, args.points) if args.baseline else None
 
     settings = load_backtest_settings(None, []).replace(progress=False)
     base = load_market(settings)
@@ -54,25 +65,45 @@ def main() -> int:
     print(f"load average: {os.getloadavg()[0]:.2f} (other processes share these cores)")
     print(
         f"market: {len(market.bar_ts):,} bars, {len(market.quote_ts):,} quotes "
-        f"({times} x the bundled catalog), {market.n_days} trading days; "
+        f"({times} x the bundled catalog), {len(market.day_open_ns)} trading days; "
         f"grid: {len(grid):,} points, {len(set(p.window for p in grid))} windows; "
         f"{os.cpu_count()} cores"
     )
-    figures = {}
+    figures: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    digests: dict[str, str] = {}
     for label, intrabar, threads in (
         ("stop_first, all cores", "stop_first", 0),
         ("ticks, all cores", "ticks", 0),
         ("stop_first, 1 thread", "stop_first", 1),
     ):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         result = screen(market, grid, costs, intrabar=intrabar, threads=threads)
         elapsed = time.perf_counter() - started
         figures[label] = elapsed
+        cpu[label] = time.process_time() - cpu_started
+        digests[label] = _digest(result)
         print(
             f"{label:24s} {elapsed:7.2f} s  {len(grid) / elapsed:9,.0f} points/s  "
             f"{len(grid) * len(market.bar_ts) / elapsed / 1e6:8.0f} M point-bars/s  "
             f"(median trades/point {int(result['trades'].median()):,})"
         )
+    if args.json is not None:
+        args.json.write_text(json.dumps({"figures": figures, "cpu": cpu, "digests": digests}))
+        return 0
+    if baseline is not None:
+        print(
+            f"\nbaseline {args.baseline} (same grid, same run) vs this build; wall time, and "
+            "CPU time (less disturbed by other processes on the cores):"
+        )
+        for label, elapsed in figures.items():
+            old, old_cpu = baseline["figures"][label], baseline["cpu"][label]
+            same = "identical" if baseline["digests"][label] == digests[label] else "DIFFERENT"
+            print(
+                f"{label:24s} baseline {old:7.2f} s  this {elapsed:7.2f} s  "
+                f"ratio this/baseline {elapsed / old:5.3f}  (CPU {old_cpu:6.1f} s vs "
+                f"{cpu[label]:6.1f} s, ratio {cpu[label] / old_cpu:5.3f})  results {same}"
+            )
     best = figures["stop_first, all cores"]
     print(
         f"\nall cores vs 1 thread: {figures['stop_first, 1 thread'] / best:.2f}x; "
@@ -84,6 +115,23 @@ def main() -> int:
         f"target: 10,000 points < {TARGET_S:.0f} s -> {scaled:.1f} s: {'MET' if ok else 'MISSED'}"
     )
     return 0 if ok or not args.check else 1
+
+
+def _digest(result: object) -> str:
+    """A hash of every per-point statistic, to tell whether two builds agree exactly."""
+    frame = result[sorted(c for c in result.columns if c != "sharpe_ratio")]  # type: ignore[index]
+    return hashlib.sha256(frame.to_numpy(dtype="float64").tobytes()).hexdigest()
+
+
+def _run_baseline(tree: Path, points: int) -> dict:
+    """Run this benchmark with ``tree``'s quant_scalper (and its extension) first on the path."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "baseline.json"
+        env = {**os.environ, "PYTHONPATH": str(tree.resolve())}
+        command = [sys.executable, "-P", __file__, "--points", str(points), "--json", str(out)]
+        print(f"baseline: running {tree} ...", flush=True)
+        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+        return json.loads(out.read_text())
 
 
 if __name__ == "__main__":

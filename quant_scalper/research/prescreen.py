@@ -27,11 +27,12 @@ every Nautilus run's statistics use, turns it into the ratio, so both rank on on
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -46,8 +47,13 @@ from quant_scalper.research.errors import SweepConfigError
 from quant_scalper.research.spec import SweepSpec, point_id
 from quant_scalper.signals import usd_to_points
 
+if TYPE_CHECKING:
+    from quant_scalper._core import Market
+
 NS_PER_MINUTE = 60_000_000_000
 NEVER = np.iinfo(np.int64).max
+COST_NAMES = ("multiplier", "fee_per_side", "quantity", "starting_balance")
+"""The names of ``sim_costs``' figures, as ``_core.prescreen`` takes them."""
 # Risk settings that change the market arrays rather than a point's parameters.
 SESSION_KEYS = (
     "entry_guard_minutes",
@@ -92,23 +98,27 @@ class PrescreenMarket:
     multiplier: Decimal
     tick: Decimal
 
-    def arrays(self) -> tuple[Any, ...]:
-        """The positional market arguments of ``_core.prescreen``."""
-        return (
-            self.bar_ts,
-            self.close,
-            self.day_open_ns,
-            self.max_gap_ns,
-            self.quote_ts,
-            self.bid,
-            self.ask,
-            self.bar_offsets,
-            self.quote_offsets,
-            self.roll_ns,
-            self.end_ns,
-            self.day_starts,
-            self.entry_allowed,
-            self.flatten_ns,
+    @functools.cached_property
+    def core(self) -> Market:
+        """The market as ``_core.Market``: built once from the named arrays (copied and checked
+        in Rust; a bad array raises ValueError) and shared by every simulation call."""
+        from quant_scalper._core import Market
+
+        return Market(
+            bar_ts=self.bar_ts,
+            close=self.close,
+            day_open_ns=self.day_open_ns,
+            max_gap_ns=self.max_gap_ns,
+            quote_ts=self.quote_ts,
+            bid=self.bid,
+            ask=self.ask,
+            bar_offsets=self.bar_offsets,
+            quote_offsets=self.quote_offsets,
+            roll_ns=self.roll_ns,
+            end_ns=self.end_ns,
+            day_starts=self.day_starts,
+            entry_allowed=self.entry_allowed,
+            flatten_ns=self.flatten_ns,
         )
 
     def replicate(self, times: int) -> PrescreenMarket:
@@ -310,7 +320,11 @@ def screen(
     }
     try:
         raw = prescreen(
-            *market.arrays(), *columns.values(), *costs, intrabar=intrabar, threads=threads
+            market.core,
+            **columns,
+            **dict(zip(COST_NAMES, costs, strict=True)),
+            intrabar=intrabar,
+            threads=threads,
         )
     except ValueError as exc:
         raise SweepConfigError(f"the pre-screen refused its input: {exc}") from exc
@@ -394,20 +408,20 @@ def simulate_trades(settings: BacktestSettings, intrabar: str = "ticks") -> list
     p = sim_point(settings, market)
     multiplier, fee, quantity, balance = sim_costs(settings, market)
     raw = prescreen_trades(
-        *market.arrays(),
-        p.window,
-        p.entry_z,
-        p.exit_z,
-        p.stop,
-        p.target,
-        p.max_holding_ns,
-        p.daily_loss_limit,
-        p.max_losses,
-        p.pause_ns,
-        multiplier,
-        fee,
-        quantity,
-        balance,
+        market.core,
+        window=p.window,
+        entry_z=p.entry_z,
+        exit_z=p.exit_z,
+        stop=p.stop,
+        target=p.target,
+        max_holding_ns=p.max_holding_ns,
+        daily_loss_limit=p.daily_loss_limit,
+        max_losses=p.max_losses,
+        pause_ns=p.pause_ns,
+        multiplier=multiplier,
+        fee_per_side=fee,
+        quantity=quantity,
+        starting_balance=balance,
         intrabar=intrabar,
     )
     contract = _contract_of(market, settings)

@@ -8,6 +8,7 @@
 //! rules for thousands of parameter points at once, sharing z-scores between equal windows.
 
 pub mod prescreen;
+pub mod risk;
 pub mod rolling;
 
 #[cfg(feature = "python")]

@@ -45,6 +45,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::thread;
 
+use crate::risk::{Action, Breakers, Limits, RiskState, Sessions, Side, SignalRules};
 use crate::rolling::{self, ZScoreError};
 
 /// How a bar whose quotes reach both the stop and the target is resolved.
@@ -331,12 +332,12 @@ struct Prepared {
     /// For each bar (global index), one past the last quote (global index) at or before it.
     quote_end: Vec<usize>,
     /// For each bar, the circuit breakers' trading day of its close.
-    risk_day: Vec<u32>,
+    risk_day: Vec<i32>,
 }
 
 /// The circuit breakers' trading day of `ts` (see [`Market::day_starts`]).
-fn risk_day_of(market: &Market<'_>, ts: i64) -> u32 {
-    market.day_starts.partition_point(|&start| start <= ts) as u32
+fn risk_day_of(market: &Market<'_>, ts: i64) -> i32 {
+    market.day_starts.partition_point(|&start| start <= ts) as i32
 }
 
 fn prepare(market: &Market<'_>) -> Prepared {
@@ -408,75 +409,61 @@ struct Open {
     deadline_reason: ExitReason,
 }
 
-/// The circuit breakers the pre-screen models (one state across contracts, as one trader).
-struct Breakers {
-    day: Option<u32>,
-    realized: f64,
-    streak: u32,
-    paused_until: i64,
-    limit_hit: bool,
-}
+/// The trading day of one event, already known (per-bar arrays): the pre-screen hands the
+/// shared state machine ([`risk::Breakers`]) this instead of a calendar. The session guard is
+/// the per-bar `entry_allowed` flag and flatten-before-halt the `flatten_ns` alerts, both
+/// derived in Python from the same `SessionSchedule`, so these answers are never asked.
+struct BarDay(i32);
 
-/// Money compared after float sums of cents: a hair of tolerance.
-const CENT_EPS: f64 = 1e-7;
-
-impl Breakers {
-    fn new() -> Self {
-        Self {
-            day: None,
-            realized: 0.0,
-            streak: 0,
-            paused_until: i64::MIN,
-            limit_hit: false,
-        }
+impl Sessions for BarDay {
+    fn trading_day(&self, _ts: i64) -> i32 {
+        self.0
     }
-
-    /// A later trading day resets the day's P&L, the streak and the limit (not a pause).
-    fn roll(&mut self, day: u32) {
-        match self.day {
-            Some(d) if day <= d => {}
-            Some(_) => {
-                *self = Self {
-                    day: Some(day),
-                    paused_until: self.paused_until,
-                    ..Self::new()
-                };
-            }
-            None => self.day = Some(day),
-        }
-    }
-
-    fn record(&mut self, now: i64, day: u32, pnl: f64, p: &Point) {
-        self.roll(day);
-        self.realized += pnl;
-        if pnl < 0.0 {
-            self.streak += 1;
-        } else if pnl > 0.0 {
-            self.streak = 0;
-        }
-        if p.max_losses > 0 && self.streak >= p.max_losses {
-            self.streak = 0;
-            self.paused_until = self.paused_until.max(now.saturating_add(p.pause_ns));
-        }
-        if self.realized <= -p.daily_loss_limit + CENT_EPS {
-            self.limit_hit = true;
-        }
-    }
-
-    /// Mark the open P&L; true when this mark trips the daily limit.
-    fn mark(&mut self, day: u32, open_pnl: f64, p: &Point) -> bool {
-        self.roll(day);
-        if !self.limit_hit && self.realized + open_pnl <= -p.daily_loss_limit + CENT_EPS {
-            self.limit_hit = true;
-            return true;
-        }
+    fn in_entry_guard(&self, _ts: i64, _guard_ns: i64) -> bool {
         false
     }
-
-    fn may_enter(&mut self, day: u32, now: i64) -> bool {
-        self.roll(day);
-        !self.limit_hit && now >= self.paused_until
+    fn in_halt_window(&self, _ts: i64, _window_ns: i64) -> bool {
+        false
     }
+    fn is_market_open(&self, _ts: i64) -> bool {
+        true
+    }
+    fn next_halt(&self, _ts: i64) -> i64 {
+        i64::MAX
+    }
+    fn fmt_local(&self, _ts: i64) -> String {
+        String::new()
+    }
+}
+
+/// USD (a sum of tick values and fees, so whole cents up to float noise) in integer cents,
+/// rounded half away from zero (as `f64::round`, without the libm call on the hot path).
+#[inline]
+fn to_cents(usd: f64) -> i64 {
+    let cents = usd * 100.0;
+    (cents + if cents >= 0.0 { 0.5 } else { -0.5 }) as i64
+}
+
+/// The circuit breakers of one point: [`risk::Breakers`] (the live rules, in cents) with the
+/// point's limits, keeping no trip texts. A daily limit of infinity and `max_losses` 0 are off.
+fn breakers_for(p: &Point) -> Breakers {
+    let limits = Limits {
+        daily_loss_limit: if p.daily_loss_limit.is_finite() {
+            to_cents(p.daily_loss_limit).max(1)
+        } else {
+            i64::MAX
+        },
+        max_consecutive_losses: if p.max_losses == 0 {
+            u32::MAX
+        } else {
+            p.max_losses
+        },
+        pause_ns: p.pause_ns,
+        max_holding_ns: p.max_holding_ns,
+        entry_guard_ns: 0,
+        flatten_before_halt: false,
+    };
+    Breakers::new(limits, RiskState::default(), false)
 }
 
 /// Where a stop or target check found an exit.
@@ -533,7 +520,11 @@ fn simulate(
     daily.iter_mut().for_each(|d| *d = 0.0);
     // Realized equity and its peak, for the drawdown.
     let mut peak = costs.starting_balance;
-    let mut breakers = Breakers::new();
+    let mut breakers = breakers_for(point);
+    let rules = SignalRules {
+        entry_z: point.entry_z,
+        exit_z: point.exit_z,
+    };
     // Positions of ended contracts, closed later by a holding or halt alert: (at, position,
     // price, reason), latest first.
     let mut pending: Vec<(i64, Open, f64, ExitReason)> = Vec::new();
@@ -545,7 +536,8 @@ fn simulate(
                            reason: ExitReason| {
         let pnl = (exit_price - open.entry_price) * open.side * scale - fee;
         // Booked on the trading day of the exit (an alert in a data gap is on its own day).
-        breakers.record(exit_ts, risk_day_of(market, exit_ts), pnl, point);
+        let day = BarDay(risk_day_of(market, exit_ts));
+        breakers.record_closed_trade(exit_ts, to_cents(pnl), 0, &day);
         summary.trades += 1;
         summary.net_pnl += pnl;
         summary.fees += fee;
@@ -682,7 +674,7 @@ fn simulate(
             if let (Some(open), Some(k)) = (pos, last) {
                 // The strategy marks the open P&L for the daily limit before the signal.
                 let mark = (open.market_exit(market, k) - open.entry_price) * open.side * scale;
-                if breakers.mark(risk_day, mark, point) {
+                if breakers.record_mark(market.bar_ts[i], to_cents(mark), &BarDay(risk_day)) {
                     let price = open.market_exit(market, k);
                     close_trade(
                         &mut summary,
@@ -712,11 +704,14 @@ fn simulate(
                 }
                 continue;
             }
+            let z_now = zi.is_finite().then_some(zi);
             if let Some(open) = pos {
-                let exit = zi.abs() <= point.exit_z
-                    || (open.side > 0.0 && zi >= point.entry_z)
-                    || (open.side < 0.0 && zi <= -point.entry_z);
-                if exit {
+                let side = if open.side > 0.0 {
+                    Side::Long
+                } else {
+                    Side::Short
+                };
+                if rules.decide(z_now, side) == Action::Exit {
                     if let Some(k) = last {
                         let price = open.market_exit(market, k);
                         close_trade(
@@ -743,13 +738,18 @@ fn simulate(
                         pos = None;
                     }
                 }
-            } else if zi.is_finite()
-                && zi.abs() >= point.entry_z
-                && market.entry_allowed.get(i).is_none_or(|&a| a != 0)
-                && breakers.may_enter(risk_day, market.bar_ts[i])
+            } else if let entry @ (Action::EnterLong | Action::EnterShort) =
+                rules.decide(z_now, Side::Flat)
             {
+                if !(market.entry_allowed.get(i).is_none_or(|&a| a != 0)
+                    && breakers
+                        .entry_block(market.bar_ts[i], &BarDay(risk_day))
+                        .is_none())
+                {
+                    continue;
+                }
                 let Some(k) = last else { continue };
-                let side = if zi >= point.entry_z { -1.0 } else { 1.0 };
+                let side = if entry == Action::EnterLong { 1.0 } else { -1.0 };
                 let fill = if side > 0.0 {
                     market.ask[k]
                 } else {
