@@ -496,7 +496,7 @@ def measure(
         loop_s=t1 - t0,
         end_s=t2 - t1,
         data_points=engine.iteration,
-        orders=engine.cache.orders_total_count(),
+        orders=len(orders),  # orders with a fill (the cache purged the closed ones)
         fills=sum(1 for o in orders if o.status == OrderStatus.FILLED),
         round_trips=len(ledger.closed_positions),
         breaker_trips=len(getattr(strategy, "trips", ())),
@@ -824,8 +824,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"trades: {last.round_trips:,}",
     )
     print(
-        f"  per run: {last.orders:,} orders, {last.fills:,} fills, {last.round_trips:,} round "
-        f"trips, {last.breaker_trips:,} circuit-breaker trips; median engine.run() "
+        f"  per run: {last.orders:,} orders with fills ({last.fills:,} filled), "
+        f"{last.round_trips:,} round trips, {last.breaker_trips:,} circuit-breaker trips; "
+        f"median engine.run() "
         f"{median_run.run_s:.1f} s = event loop {median_run.loop_s:.1f} s + end() "
         f"{median_run.end_s:.1f} s (no-op {median_noop.run_s:.1f} s)",
     )
