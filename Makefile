@@ -7,7 +7,7 @@ RUST_SRC := $(shell find rust_ext/src -name '*.rs' 2>/dev/null) rust_ext/Cargo.t
 BASE_STAMP := $(VENV)/.installed-base
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: backtest test install lint bench catalog system-deps
+.PHONY: backtest test install lint bench catalog system-deps golden
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 12), "quant-scalper needs Python 3.12, found " + sys.version.split()[0] + ": set PYTHON=/path/to/python3.12"'
@@ -62,3 +62,8 @@ bench: $(BASE_STAMP)
 
 catalog: $(BASE_STAMP)
 	$(BIN)/quant-scalper catalog build
+
+# Regenerate tests/golden/backtest_summary.json (every fill and statistic of the bundled
+# backtest): only when a change to the results is meant.
+golden: $(BASE_STAMP)
+	$(BIN)/python -m tests.golden_summary

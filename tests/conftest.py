@@ -4,7 +4,14 @@
 whose examples are fine, so it is off; every other health check stays on.
 """
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
 from hypothesis import HealthCheck, settings
+
+if TYPE_CHECKING:
+    from quant_scalper.backtest.runner import BacktestOutcome
 
 settings.register_profile(
     "ci",
@@ -14,3 +21,11 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("ci")
+
+
+@pytest.fixture(scope="session")
+def bundled_backtest(tmp_path_factory: pytest.TempPathFactory) -> "BacktestOutcome":
+    """The default backtest on the bundled catalog, run once per session, files written."""
+    from tests.golden_summary import bundled_outcome
+
+    return bundled_outcome(Path(tmp_path_factory.mktemp("bt")) / "out")

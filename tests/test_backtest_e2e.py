@@ -30,8 +30,8 @@ def _settings(tmp_path: Path, *overrides: str) -> BacktestSettings:
 
 
 @pytest.fixture(scope="module")
-def outcome(tmp_path_factory: pytest.TempPathFactory) -> BacktestOutcome:
-    return run_backtest(_settings(tmp_path_factory.mktemp("bt")))
+def outcome(bundled_backtest: BacktestOutcome) -> BacktestOutcome:
+    return bundled_backtest  # one run per session, shared with the golden-summary test
 
 
 def test_report_has_every_figure(outcome: BacktestOutcome) -> None:

@@ -38,7 +38,16 @@ class BacktestProgress(Actor):
 
     def on_start(self) -> None:
         """Open the bar and subscribe to every bar type traded."""
-        self._bar = tqdm(total=self.config.total_bars, unit="bar", desc="backtest", disable=None)
+        # smoothing=0: the ETA is remaining bars over the run's average rate, a linear projection,
+        # right now that a bar's cost no longer grows with the run (issue 14); tqdm's default
+        # moving average jumps with each burst of trading.
+        self._bar = tqdm(
+            total=self.config.total_bars,
+            unit="bar",
+            desc="backtest",
+            disable=None,
+            smoothing=0,
+        )
         for bar_type in self.config.bar_types:
             self.subscribe_bars(BarType.from_str(bar_type))
 

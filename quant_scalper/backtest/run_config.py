@@ -32,6 +32,7 @@ from nautilus_trader.backtest.config import (
     ImportableFeeModelConfig,
 )
 from nautilus_trader.common.config import ImportableActorConfig, LoggingConfig
+from nautilus_trader.execution.config import ExecEngineConfig
 from nautilus_trader.model.data import Bar, BarType, QuoteTick
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.risk.config import RiskEngineConfig
@@ -119,7 +120,7 @@ def build_run_config(
         )
         for i, contract in enumerate(contracts)
     ]
-    actors = []
+    actors = [ledger_actor_config()]
     if settings.progress:
         actors.append(
             ImportableActorConfig(
@@ -177,6 +178,7 @@ def build_run_config(
                 settings.risk_engine, int(value_of(settings.strategy, "trade_size")), instrument_ids
             ),
             logging=LoggingConfig(log_level=settings.log_level, bypass_logging=False),
+            exec_engine=purging_exec_engine_config(),
         ),
         raise_exception=True,
         dispose_on_completion=False,
@@ -219,6 +221,35 @@ def settings_hash(settings: BacktestSettings) -> str:
     values.pop("progress", None)
     text = json.dumps(values, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# Closed orders and positions leave Nautilus's cache this often (simulated minutes), once closed
+# at least the buffer long: the ledger recorder keeps what the reports need (issue 14).
+PURGE_INTERVAL_MINS = 60
+PURGE_BUFFER_MINS = 10
+
+
+def ledger_actor_config() -> ImportableActorConfig:
+    """The ``LedgerRecorder`` every backtest runs: the reports' record of fills and trades."""
+    from quant_scalper.backtest.ledger import LEDGER_ACTOR_PATH, LEDGER_CONFIG_PATH
+
+    return ImportableActorConfig(
+        actor_path=LEDGER_ACTOR_PATH, config_path=LEDGER_CONFIG_PATH, config={}
+    )
+
+
+def purging_exec_engine_config() -> ExecEngineConfig:
+    """Nautilus's execution engine purging closed orders and positions during the run.
+
+    Without it the cache keeps every order of the run, and under NETTING the simulated venue
+    walks all of a position's orders on each fill (O(orders²) per run).
+    """
+    return ExecEngineConfig(
+        purge_closed_orders_interval_mins=PURGE_INTERVAL_MINS,
+        purge_closed_orders_buffer_mins=PURGE_BUFFER_MINS,
+        purge_closed_positions_interval_mins=PURGE_INTERVAL_MINS,
+        purge_closed_positions_buffer_mins=PURGE_BUFFER_MINS,
+    )
 
 
 def risk_engine_config(

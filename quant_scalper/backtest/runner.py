@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from nautilus_trader.analysis.reporter import ReportProvider
 from nautilus_trader.backtest.engine import BacktestEngine
 from nautilus_trader.backtest.node import BacktestNode
-from nautilus_trader.backtest.results import BacktestResult
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.position import Position
 
@@ -23,6 +23,7 @@ from quant_scalper.analysis.stats import (
     daily_returns,
     format_duration,
 )
+from quant_scalper.backtest.ledger import RunLedger, find_ledger
 from quant_scalper.backtest.run_config import TradedContract, build_run_config, resolve_contracts
 from quant_scalper.config import BacktestSettings
 from quant_scalper.errors import BacktestError
@@ -80,11 +81,14 @@ def run_backtest(settings: BacktestSettings, write_files: bool = True) -> Backte
             raise BacktestError(
                 "the backtest produced no result: run with log_level=INFO to see why"
             )
-        outcome = _collect(settings, contracts, engine, results[0])
+        ledger = find_ledger(engine.trader.actors())
+        if ledger is None:
+            raise BacktestError("the backtest ran without its ledger recorder (run config)")
+        outcome = _collect(settings, contracts, engine, ledger)
         if run_id is not None:
             outcome.journal_book = f"backtest:{run_id}"
         if write_files:
-            outcome.files = _write_files(settings, engine, outcome)
+            outcome.files = _write_files(settings, engine, ledger, outcome)
         return outcome
     finally:
         node.dispose()
@@ -115,19 +119,16 @@ def _collect(
     settings: BacktestSettings,
     contracts: list[TradedContract],
     engine: BacktestEngine,
-    result: BacktestResult,
+    ledger: RunLedger,
 ) -> BacktestOutcome:
     from quant_scalper.research.data import catalog_calendar
 
-    positions = engine.cache.positions()
-    # A NETTING position id is reused when the book reopens: earlier round trips live on as
-    # snapshots, so every closed round trip is a snapshot or a closed current position.
-    closed = list(engine.cache.position_snapshots()) + [p for p in positions if p.is_closed]
-    trades = sorted((_closed_trade(p) for p in closed), key=lambda t: t.closed_at)
+    # Every closed round trip is in the ledger (the cache purges closed positions in the run);
+    # open positions are never purged.
+    trades = sorted((_closed_trade(p) for p in ledger.closed_positions), key=lambda t: t.closed_at)
+    still_open = engine.cache.positions_open()
     open_positions = [
-        f"{p.instrument_id} {p.side.name} {p.quantity} @ {p.avg_px_open}"
-        for p in positions
-        if p.is_open
+        f"{p.instrument_id} {p.side.name} {p.quantity} @ {p.avg_px_open}" for p in still_open
     ]
     starting = Decimal(settings.venue.starting_balance.split()[0])
     events: list[Trip] = []
@@ -145,7 +146,7 @@ def _collect(
         summary=summarize_trades(trades, starting),
         stats=compute_stats(trades, starting, calendar=calendar),
         calendar=calendar,
-        nautilus_pnl=_nautilus_pnl(result),
+        nautilus_pnl=_nautilus_pnl(engine, settings, ledger.closed_positions + still_open),
         bars_processed=sum(c.bar_count for c in contracts),
         trips=[t for t in events if t.rule is not Rule.DAY_ROLL],
         day_rolls=[t for t in events if t.rule is Rule.DAY_ROLL],
@@ -167,18 +168,32 @@ def _closed_trade(position: Position) -> ClosedTrade:
     )
 
 
-def _nautilus_pnl(result: BacktestResult) -> dict[str, Any]:
-    """Nautilus's own trade P&L statistics (not its returns statistics: see the class)."""
+def _nautilus_pnl(
+    engine: BacktestEngine, settings: BacktestSettings, positions: list[Position]
+) -> dict[str, Any]:
+    """Nautilus's own trade P&L statistics (not its returns statistics: see the class).
+
+    Recomputed by the portfolio's analyzer from every position of the run (the ledger's closed
+    ones and the open ones), as Nautilus's end of run does from its cache when nothing is
+    purged; the analyzer is reset first, since the ledger recorder clears it in the run.
+    """
+    analyzer = engine.portfolio.analyzer
+    account = engine.cache.account_for_venue(_venue(settings))
+    analyzer.reset()
+    if account is None:
+        return {}
+    analyzer.calculate_statistics(account, positions)
     stats: dict[str, Any] = {}
-    for currency, values in result.stats_pnls.items():
-        for name, value in values.items():
-            stats[f"{name} ({currency})"] = value
+    for currency in analyzer.currencies:
+        for name, value in analyzer.get_performance_stats_pnls(currency).items():
+            stats[f"{name} ({currency.code})"] = value
     return stats
 
 
 def _write_files(
     settings: BacktestSettings,
     engine: BacktestEngine,
+    ledger: RunLedger,
     outcome: BacktestOutcome,
 ) -> dict[str, Path]:
     out = settings.output_dir
@@ -194,8 +209,11 @@ def _write_files(
         "account": out / "account.csv",
         "summary": out / "summary.json",
     }
-    engine.trader.generate_order_fills_report().to_csv(files["fills"])
-    engine.trader.generate_positions_report().to_csv(files["positions"])
+    # From the ledger, with Nautilus's own report builder: the cache purged closed items.
+    ReportProvider.generate_order_fills_report(ledger.filled_orders()).to_csv(files["fills"])
+    ReportProvider.generate_positions_report(
+        engine.cache.positions_open(), ledger.closed_positions
+    ).to_csv(files["positions"])
     engine.trader.generate_account_report(venue=_venue(settings)).to_csv(files["account"])
     files["summary"].write_text(json.dumps(summary_dict(outcome), indent=2, default=str) + "\n")
     if settings.write_tearsheet:
