@@ -38,6 +38,7 @@ from quant_scalper.journal.db import connect_journal, open_journal
 from quant_scalper.journal.errors import JournalError, JournalUnavailableError
 from quant_scalper.journal.writer import JournalWriter
 from quant_scalper.node_thread import node_loop, on_loop
+from quant_scalper.parameters import default
 from quant_scalper.risk.breakers import Trip
 from quant_scalper.risk.session import SessionSchedule, parse_clock_range, parse_clock_time
 from quant_scalper.topics import CONNECTION_TOPIC, RISK_TRIP_TOPIC
@@ -66,6 +67,8 @@ class JournalRecorderConfig(ActorConfig, frozen=True):
         The ``runs`` row's figures.
     risk_state_dir : str, optional
         Read the strategy's risk state file from here for the status snapshot.
+    daily_loss_limit_cents : int, optional
+        The daily loss limit, shown beside the day's P&L in the status snapshot (dashboard).
     session_halt, session_open, session_tz, session_breaks, session_always_open
         The session schedule the trading day is computed with (the strategy's).
 
@@ -82,11 +85,12 @@ class JournalRecorderConfig(ActorConfig, frozen=True):
     instrument_id: str | None = None
     account_size_cents: int | None = None
     risk_state_dir: str | None = None
-    session_halt: str = "16:00"
-    session_open: str = "17:00"
-    session_tz: str = "America/Chicago"
-    session_breaks: tuple[str, ...] = ()
-    session_always_open: bool = False
+    daily_loss_limit_cents: int | None = None
+    session_halt: str = default("session_halt")
+    session_open: str = default("session_open")
+    session_tz: str = default("session_tz")
+    session_breaks: tuple[str, ...] = default("session_breaks")
+    session_always_open: bool = default("session_always_open")
 
 
 class JournalRecorder(Actor):
@@ -495,6 +499,7 @@ class JournalRecorder(Actor):
             "daily_limit_hit": state.daily_limit_hit,
             "halted": state.halted,
             "halt_reason": state.halt_reason,
+            "daily_loss_limit_cents": self.config.daily_loss_limit_cents,
         }
 
     def _reconcile(self) -> None:

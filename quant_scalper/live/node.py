@@ -29,6 +29,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -407,6 +408,9 @@ def journal_actor_config(settings: LiveSettings, contract: LiveContract) -> Any:
             "config_path": str(settings.config_path),
             "instrument_id": contract.instrument_id,
             "risk_state_dir": str(settings.state_dir),
+            "daily_loss_limit_cents": int(
+                Decimal(str(value_of(risk, "daily_loss_limit_usd"))) * 100
+            ),
             **session,
         },
     )

@@ -146,16 +146,24 @@ def test_heartbeats_arrive_and_stop_while_the_loop_is_blocked(
         ready.set()
         got = _drain(sock, 0.5)
         assert got[0] == "READY=1\nSTATUS=trading" and got.count("WATCHDOG=1") >= 3
-        loop.call_soon_threadsafe(time.sleep, 1.0)  # a callback blocking the loop
-        time.sleep(0.15)  # let the block start (and a heartbeat in flight arrive)
-        _drain(sock, 0.05)
+        blocked, released = threading.Event(), threading.Event()
+
+        def block() -> None:  # a callback blocking the loop until the test releases it
+            blocked.set()
+            released.wait(10)
+
+        loop.call_soon_threadsafe(block)
+        assert blocked.wait(5)
+        _drain(sock, 0.05)  # a heartbeat sent just before the block may still be in flight
         assert _drain(sock, 0.6) == []  # blocked: silence, systemd would restart us
+        released.set()
         assert _drain(sock, 0.6).count("WATCHDOG=1") >= 2  # unblocked: heartbeats again
     finally:
         loop.call_soon_threadsafe(task.cancel)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
+        _drain(sock, 0.05)  # heartbeats sent before the loop stopped
         notifier.notify("STOPPING=1")
         assert _drain(sock, 0.1) == ["STOPPING=1"]
         notifier.close()

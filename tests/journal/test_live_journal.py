@@ -47,6 +47,7 @@ def test_sigkill_mid_position_then_restart_journals_each_row_once(
     )
     payload = json.loads(status[0]["payload"])
     assert len(payload["orders"]) == 2 and payload["risk"]["halted"] is False
+    assert payload["risk"]["daily_loss_limit_cents"] == 500_000  # harness: 5000 USD
     node.kill()  # a crash holding the position and its bracket
 
     restarted = start_node(config)
