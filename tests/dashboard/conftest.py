@@ -40,3 +40,6 @@ def make_client(settings: DashboardSettings, **kw: object) -> TestClient:
 def journal_path(journal: Journal) -> Path:
     """The fixture journal's file."""
     return journal.path
+
+
+from tests.live.conftest import peer, start_node  # noqa: E402, F401 - the live fixtures (live page test)
