@@ -1,12 +1,17 @@
 """The Telegram actor: alerts out, operator commands in, never in the way of trading.
 
 Everything that can block (HTTP) runs on two daemon threads: the ``Outbox`` sender and the
-``UpdatePoller``. The actor itself runs on the node's thread like any Nautilus component: its
-message-bus handlers only format a text and append it to the outbox (a lock and a deque), and a
-callback rescheduled on the node's event loop drains what the poller fetched, so commands reach
-the strategy by a message-bus publish on the loop's thread, never from a foreign thread. (Not a
-Nautilus clock timer: in 1.231 ``LiveClock`` runs timer callbacks on Rust-owned threads; the
-heartbeat and daily-summary timers hop to the loop with ``call_soon_threadsafe``.)
+``UpdatePoller`` (both owned by ``Delivery``). The actor itself runs on the node's thread like
+any Nautilus component: its message-bus handlers only format a text and append it to the outbox
+(a lock and a deque), and a callback rescheduled on the node's event loop drains what the poller
+fetched into the ``OperatorDesk``, so commands reach the strategy by a message-bus publish on the
+loop's thread, never from a foreign thread. (Not a Nautilus clock timer: in 1.231 ``LiveClock``
+runs timer callbacks on Rust-owned threads; the heartbeat and daily-summary timers hop to the
+loop with ``call_soon_threadsafe``.)
+
+The parts: texts in ``formatting``, round trips and P&L periods in ``trades`` (``TradeBook``,
+merged with the journal), commands in ``operator``, transport in ``delivery``, Nautilus objects
+turned into plain values in ``positions``. This module only wires them to the bus and clocks.
 
 In a backtest (a test clock) nothing is sent: the actor is off, or with ``record_path`` it
 appends every alert as a JSON line to that file, synchronously and deterministically.
@@ -16,22 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
-import os
-import queue
-import threading
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.component import LiveClock
 from nautilus_trader.common.events import TimeEvent
 from nautilus_trader.config import ActorConfig, NonNegativeInt, PositiveInt
-from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import (
     OrderCancelRejected,
     OrderDenied,
@@ -41,7 +38,6 @@ from nautilus_trader.model.events import (
     PositionOpened,
 )
 
-from quant_scalper.analysis.metrics import ClosedTrade
 from quant_scalper.node_thread import node_loop
 from quant_scalper.risk import (
     RiskState,
@@ -52,19 +48,13 @@ from quant_scalper.risk import (
     parse_clock_time,
 )
 from quant_scalper.telegram import formatting as fmt
-from quant_scalper.telegram.client import DEFAULT_API_URL, TelegramClient, Update
-from quant_scalper.telegram.commands import (
-    HELP_TEXT,
-    CommandError,
-    Confirm,
-    ConfirmationGate,
-    Verb,
-    parse_command,
-)
+from quant_scalper.telegram import positions
+from quant_scalper.telegram.client import DEFAULT_API_URL
+from quant_scalper.telegram.delivery import Delivery, parse_chat_ids
 from quant_scalper.telegram.errors import TelegramConfigError
-from quant_scalper.telegram.outbox import Outbox, OutboxEvent
-from quant_scalper.telegram.poller import UpdatePoller
+from quant_scalper.telegram.operator import OperatorDesk
 from quant_scalper.telegram.throttle import ErrorThrottle
+from quant_scalper.telegram.trades import JOURNAL_LOOKBACK_NS, TradeBook, read_journal
 from quant_scalper.topics import (
     CONNECTION_TOPIC,
     CONTROL_RESULT_TOPIC,
@@ -74,6 +64,8 @@ from quant_scalper.topics import (
     RISK_TRIP_TOPIC,
     TRADING_STATE_TOPIC,
 )
+
+__all__ = ["CONNECTION_TOPIC", "TelegramAlerts", "TelegramAlertsConfig", "parse_chat_ids"]
 
 MODES = ("auto", "send", "record", "off")
 
@@ -205,23 +197,6 @@ def _guarded[**P](method: Callable[P, None]) -> Callable[P, None]:
     return wrapper
 
 
-def parse_chat_ids(text: str, where: str) -> tuple[int, ...]:
-    """Comma-separated chat ids (groups are negative) as ints; raises TelegramConfigError."""
-    ids = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            ids.append(int(part))
-        except ValueError:
-            raise TelegramConfigError(
-                f"{where} must hold numeric chat ids like 123456789 or -100123456789, "
-                f"not {part!r}: ask @userinfobot or read getUpdates for your chat's id"
-            ) from None
-    return tuple(ids)
-
-
 class TelegramAlerts(Actor):
     """Sends trading alerts to Telegram and relays operator commands to the strategy."""
 
@@ -229,24 +204,26 @@ class TelegramAlerts(Actor):
         super().__init__(config)
         self.mode = "off"
         self._schedule = config.schedule()
-        self._outbox: Outbox | None = None
-        self._poller: UpdatePoller | None = None
-        self._clients: list[TelegramClient] = []
-        self._record: Path | None = None
-        self._alert_chat: int | None = None
-        self._allowed: set[int] = set(config.allowed_chat_ids)
-        self._ignored_chats: set[int] = set()
-        self._gate = ConfirmationGate(config.confirm_secs)
+        self.book = TradeBook(self._schedule)
+        self._delivery = Delivery(self.log)
+        self._desk = OperatorDesk(
+            allowed_chats=config.allowed_chat_ids,
+            confirm_secs=config.confirm_secs,
+            max_command_age_secs=config.max_command_age_secs,
+            emit=self._emit,
+            publish=lambda message: self.msgbus.publish(CONTROL_TOPIC, message),
+            status=self._status_text,
+            book=self.book,
+            now=self._now,
+            log=self.log,
+        )
         self._throttle = ErrorThrottle(
             dedup_secs=config.error_dedup_secs, max_per_window=config.errors_per_minute
         )
-        self._trades: list[ClosedTrade] = []
         self._trading_state = "ACTIVE"
         self._last_data_ns = 0
         self._data_stalled = False
         self._connected: bool | None = None
-        self._answered: list[str] = []
-        self._warned: set[str] = set()
         self._timers: list[str] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tick_handle: asyncio.TimerHandle | None = None
@@ -261,17 +238,18 @@ class TelegramAlerts(Actor):
         if self.mode == "off":
             self.log.info("Telegram alerts off (backtest or telegram.mode: off)")
             return
-        if self.mode == "send" and not self._start_sending():
+        if self.mode == "send" and not self._delivery.start_sending(
+            self.config, self._desk.allowed
+        ):
             self.mode = "off"
             return
         if self.mode == "record":
-            self._record = Path(self.config.record_path).expanduser()
-            self._record.parent.mkdir(parents=True, exist_ok=True)
+            self._delivery.start_recording(self.config.record_path)
         self._load_trades()
         self._load_journal_trades()
         self._subscribe()
         self._arm_timers()
-        self._emit(f"node {self.trader_id} started ({self.mode})")
+        self._emit(fmt.started_text(str(self.trader_id), self.mode))
 
     def on_stop(self) -> None:
         """Announce the stop, cancel timers, flush the outbox for a bounded time, stop threads."""
@@ -284,20 +262,9 @@ class TelegramAlerts(Actor):
         if self._tick_handle is not None:
             self._tick_handle.cancel()
             self._tick_handle = None
-        day = fmt.summarize(self._period("day"))
-        self._emit(f"node {self.trader_id} stopping; day P&L {fmt.usd(day.net_pnl)}")
-        if self._poller is not None:
-            self._poller.stop()
-        if self._outbox is not None:
-            stats = self._outbox.close(self.config.stop_flush_secs)
-            self.log.info(
-                f"Telegram: sent {stats.sent}, dropped {stats.dropped}, "
-                f"undelivered at stop {stats.pending}"
-            )
-        for client in self._clients:
-            client.close()
-        self._clients.clear()
-        self._outbox = self._poller = None
+        day = self.book.summary(self._now())
+        self._emit(fmt.stopping_text(str(self.trader_id), day.net_pnl))
+        self._delivery.close(self.config.stop_flush_secs)
 
     def _resolve_mode(self) -> str:
         mode = self.config.mode
@@ -310,46 +277,6 @@ class TelegramAlerts(Actor):
             self.log.warning("Telegram mode 'send' ignored in a backtest: alerts are off")
             return "record" if self.config.record_path else "off"
         return mode
-
-    def _start_sending(self) -> bool:
-        """Read the secrets and start the threads; on a bad setup warn once and stay off."""
-        cfg = self.config
-        try:
-            token = os.environ.get(cfg.token_env, "").strip()
-            if not token:
-                raise TelegramConfigError(
-                    f"{cfg.token_env} is not set: export the bot token @BotFather gave you"
-                )
-            chats = parse_chat_ids(os.environ.get(cfg.chat_id_env, ""), cfg.chat_id_env)
-            if not chats:
-                raise TelegramConfigError(
-                    f"{cfg.chat_id_env} is not set: set it to the chat id alerts go to"
-                )
-            send_client = TelegramClient(token, cfg.api_url, cfg.request_timeout_secs)
-        except TelegramConfigError as exc:
-            self.log.warning(f"Telegram alerts disabled, trading continues: {exc}")
-            return False
-        self._clients.append(send_client)
-        self._alert_chat = chats[0]
-        self._allowed.update(chats)
-        self._outbox = Outbox(
-            send_client.send_message,
-            capacity=cfg.queue_capacity,
-            max_backoff_secs=cfg.max_backoff_secs,
-        )
-        self._outbox.start()
-        if cfg.commands:
-            poll_client = TelegramClient(token, cfg.api_url, cfg.request_timeout_secs)
-            self._clients.append(poll_client)
-            self._poller = UpdatePoller(
-                poll_client.get_updates, cfg.poll_wait_secs, cfg.max_backoff_secs
-            )
-            self._poller.start()
-        self.log.info(
-            f"Telegram alerts to chat {self._alert_chat} via {send_client!r}; commands "
-            f"{'on' if cfg.commands else 'off'} for {len(self._allowed)} chat(s)"
-        )
-        return True
 
     def _subscribe(self) -> None:
         bus = self.msgbus
@@ -369,7 +296,7 @@ class TelegramAlerts(Actor):
         cfg = self.config
         if self._loop is not None:
             self._schedule_tick()
-        elif self._outbox is not None or self._poller is not None:
+        elif self._delivery.threaded:
             self.log.warning("Telegram: no running event loop; commands run on clock timers")
             self._set_timer("telegram-tick", timedelta(milliseconds=cfg.tick_ms), self._on_tick)
         if cfg.heartbeat_minutes is not None:
@@ -422,26 +349,33 @@ class TelegramAlerts(Actor):
     # -- output ------------------------------------------------------------------------------
 
     def _now(self) -> datetime:
-        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(
-            microseconds=self.clock.timestamp_ns() // 1_000
-        )
+        return positions.utc(self.clock.timestamp_ns())
 
     def _emit(self, text: str, chat_id: int | None = None) -> None:
         """Queue a message (live) or record it (backtest); never blocks."""
-        if self._outbox is not None:
-            target = chat_id if chat_id is not None else self._alert_chat
-            self._outbox.put(target, text)
-        elif self._record is not None:
-            line = {"ts": self._now().isoformat(), "chat_id": chat_id, "text": text}
-            with self._record.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(line) + "\n")
+        self._delivery.emit(text, chat_id, self._now())
 
-    def _warn_once(self, key: str, message: str) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            self.log.warning(message)
-        else:
-            self.log.info(message)
+    # -- the trades: the cache's, then the journal's -----------------------------------------
+
+    def _load_trades(self) -> None:
+        """Start the book from the round trips already in the cache."""
+        self.book.replace(positions.cached_trades(self.cache))
+
+    def _load_journal_trades(self) -> None:
+        """Merge the trade journal's round trips of the last ~5 weeks, read on a thread: a slow
+        or dead database never holds the node; until it answers, the cache's trades are used."""
+        cfg = self.config
+        if cfg.journal_url is None or cfg.journal_book is None:
+            return
+        read_journal(
+            cfg.journal_url,
+            cfg.journal_book,
+            self.clock.timestamp_ns() - JOURNAL_LOOKBACK_NS,
+            cfg.journal_password_env,
+            deliver=self.book.merge,
+            warn=self.log.warning,
+            loop=self._loop,
+        )
 
     # -- alerts ------------------------------------------------------------------------------
 
@@ -461,16 +395,16 @@ class TelegramAlerts(Actor):
         was, self._connected = self._connected, connected
         detail = str(message.get("detail") or "")
         if not connected:
-            self._emit(f"CONNECTION LOST: {detail}".rstrip(": "))
+            self._emit(fmt.connection_lost_text(detail))
         elif was is False:
-            self._emit(f"CONNECTION RESTORED: {detail}".rstrip(": "))
+            self._emit(fmt.connection_restored_text(detail))
 
     def _on_health(self, summary: dict[str, Any]) -> None:
         self._health = summary
 
     @_guarded
     def _on_health_alert(self, text: str) -> None:
-        self._emit(f"HEALTH: {text}")
+        self._emit(fmt.health_alert_text(text))
 
     def _on_market_data(self, data: object) -> None:
         self._last_data_ns = self.clock.timestamp_ns()
@@ -478,105 +412,12 @@ class TelegramAlerts(Actor):
     @_guarded
     def _on_position_event(self, event: object) -> None:
         if isinstance(event, PositionOpened):
-            position = self.cache.position(event.position_id)
-            fees = _fees(position)
-            side = "LONG" if event.entry == OrderSide.BUY else "SHORT"
-            self._emit(
-                fmt.entry_alert(
-                    str(event.instrument_id),
-                    side,
-                    event.quantity.as_decimal(),
-                    self._price(event.instrument_id, event.avg_px_open),
-                    self._entry_z(event),
-                    fees,
-                )
-            )
+            self._emit(positions.entry_alert(self.cache, event))
         elif isinstance(event, PositionClosed):
-            trade = self._closed_trade(event, _fees(self.cache.position(event.position_id)))
-            self._trades.append(trade)
-            day = fmt.summarize(self._period("day")).net_pnl
-            self._emit(fmt.exit_alert(trade, day))
-
-    def _closed_trade(self, closed: Any, fees: Decimal) -> ClosedTrade:
-        """A round trip from a ``PositionClosed`` event or a closed ``Position`` (same fields)."""
-        return ClosedTrade(
-            instrument_id=str(closed.instrument_id),
-            side="LONG" if closed.entry == OrderSide.BUY else "SHORT",
-            quantity=closed.peak_qty.as_decimal(),
-            opened_at=_utc(closed.ts_opened),
-            closed_at=_utc(closed.ts_closed),
-            entry_price=self._price(closed.instrument_id, closed.avg_px_open),
-            exit_price=self._price(closed.instrument_id, closed.avg_px_close),
-            realized_pnl=closed.realized_pnl.as_decimal(),
-            fees=fees,
-        )
-
-    def _load_journal_trades(self) -> None:
-        """The trade journal's round trips of the last ~5 weeks (``/pnl week|month`` and
-        ``/trades`` then cover the time before this start), read on a thread: a slow or dead
-        database never holds the node; until it answers, the cache's trades are used."""
-        cfg = self.config
-        if cfg.journal_url is None or cfg.journal_book is None:
-            return
-        since = self.clock.timestamp_ns() - 40 * 86_400 * 10**9
-
-        def work() -> None:
-            from quant_scalper.journal.read import load_trades
-
-            try:
-                trades = load_trades(
-                    cfg.journal_url, cfg.journal_book, since, cfg.journal_password_env
-                )
-            except Exception as exc:
-                self.log.warning(f"Telegram: trade journal not read ({type(exc).__name__}: {exc})")
-                return
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.call_soon_threadsafe(self._merge_trades, trades)
-            else:
-                self._merge_trades(trades)
-
-        if self._loop is None:
-            work()
-        else:
-            threading.Thread(target=work, name="telegram-journal", daemon=True).start()
-
-    def _merge_trades(self, trades: list[ClosedTrade]) -> None:
-        """Add journal round trips; one per instrument and close time (the journal's wins)."""
-        merged = {(t.instrument_id, t.closed_at): t for t in self._trades}
-        merged.update({(t.instrument_id, t.closed_at): t for t in trades})
-        self._trades = sorted(merged.values(), key=lambda t: t.closed_at)
-
-    def _load_trades(self) -> None:
-        """Round trips already in the cache (a cache database keeps them across restarts).
-
-        A NETTING position id is reused when the book reopens: earlier round trips of it are
-        the cache's position snapshots.
-        """
-        closed = list(self.cache.position_snapshots()) + list(self.cache.positions_closed())
-        trades = [
-            self._closed_trade(p, _fees(p))
-            for p in closed
-            if p.ts_closed and p.realized_pnl is not None
-        ]
-        self._trades = sorted(set(trades), key=lambda t: t.closed_at)
-
-    def _price(self, instrument_id: object, value: float) -> Decimal:
-        """An average fill price at the instrument's precision (3990.00, not 3990.0)."""
-        instrument = self.cache.instrument(instrument_id)
-        if instrument is None:
-            return Decimal(str(value))
-        return Decimal(str(instrument.make_price(value)))  # as_decimal() drops the zeros
-
-    def _entry_z(self, event: PositionOpened) -> float | None:
-        order = self.cache.order(event.opening_order_id)
-        for tag in (order.tags or []) if order is not None else []:
-            name, _, value = str(tag).partition("=")
-            if name == "ZSCORE":
-                try:
-                    return float(value)
-                except ValueError:
-                    return None
-        return None
+            paid = positions.fees(self.cache.position(event.position_id))
+            trade = positions.closed_trade(self.cache, event, paid)
+            self.book.add(trade)
+            self._emit(fmt.exit_alert(trade, self.book.summary(self._now()).net_pnl))
 
     @_guarded
     def _on_order_event(self, event: object) -> None:
@@ -587,67 +428,35 @@ class TelegramAlerts(Actor):
         kind = type(event).__name__
         reason = str(getattr(event, "reason", ""))
         admission = self._throttle.admit(f"{kind}:{reason}", self.clock.timestamp_ns() / 1e9)
-        if not admission.send:
-            return
-        more = f" (+{admission.suppressed} similar suppressed)" if admission.suppressed else ""
-        self._emit(f"ERROR {kind} {event.client_order_id}: {reason}{more}")
+        if admission.send:
+            order_id = str(event.client_order_id)
+            self._emit(fmt.order_error_text(kind, order_id, reason, admission.suppressed))
 
     @_guarded
     def _on_session_close(self, event: TimeEvent) -> None:
-        now = self._now()
-        day = self._schedule.trading_day(now - timedelta(seconds=1))
-        trades = [t for t in self._trades if self._schedule.trading_day(t.closed_at) == day]
-        self._emit(fmt.summary_text(f"DAILY SUMMARY {day}", fmt.summarize(trades)))
+        day = self._schedule.trading_day(self._now() - timedelta(seconds=1))
+        summary = fmt.summarize(self.book.on_day(day))
+        self._emit(fmt.summary_text(fmt.daily_summary_title(day), summary))
         self._arm_daily_summary()
 
     @_guarded
     def _on_heartbeat(self, event: TimeEvent) -> None:
-        day = fmt.summarize(self._period("day"))
-        self._emit(
-            f"heartbeat: node {self.trader_id} alive, {self._position_text()}, "
-            f"day P&L {fmt.usd(day.net_pnl)}"
-        )
+        day = self.book.summary(self._now())
+        self._emit(fmt.heartbeat_text(str(self.trader_id), self._position_text(), day.net_pnl))
+
+    @_guarded
+    def _on_control_result(self, message: dict[str, Any]) -> None:
+        self._desk.on_control_result(message)
 
     # -- the loop tick: the threads' news, commands, /confirm timeouts, stale data ------------
 
     @_guarded
     def _on_tick(self, event: TimeEvent | None) -> None:
-        self._drain_events()
-        if self._poller is not None:
-            while True:
-                try:
-                    update = self._poller.inbox.get_nowait()
-                except queue.Empty:
-                    break
-                try:
-                    self._on_update(update)
-                except Exception as exc:  # a failing command must not swallow the next ones
-                    self.log.error(f"Telegram command {update.text!r} failed: {exc!r}")
-                    if update.chat_id in self._allowed:
-                        self._emit(f"command failed: {type(exc).__name__}: {exc}", update.chat_id)
-        chat = self._gate.expire(time.monotonic())
-        if chat is not None:
-            self._emit(f"flatten cancelled: no /confirm within {self.config.confirm_secs} s", chat)
+        self._delivery.drain_events()
+        for update in self._delivery.updates():
+            self._desk.receive(update)
+        self._desk.expire()
         self._check_stale_data()
-
-    def _drain_events(self) -> None:
-        sources = [s.events for s in (self._outbox, self._poller) if s is not None]
-        for events in sources:
-            while not events.empty():
-                self._log_event(events.get_nowait())
-
-    def _log_event(self, event: OutboxEvent) -> None:
-        if event.kind in ("unavailable", "poll_unavailable"):
-            self._warn_once(
-                event.kind,
-                f"Telegram unreachable, trading continues and alerts queue: {event.detail}",
-            )
-        elif event.kind == "auth":
-            self._warn_once("auth", f"Telegram alerts not delivered: {event.detail}")
-        elif event.kind in ("refused", "poll_refused"):
-            self._warn_once(event.kind, f"Telegram refused a request: {event.detail}")
-        else:
-            self.log.info(f"Telegram: {event.detail}")
 
     def _check_stale_data(self) -> None:
         limit = self.config.stale_data_secs
@@ -656,114 +465,15 @@ class TelegramAlerts(Actor):
         age = (self.clock.timestamp_ns() - self._last_data_ns) / 1e9
         if not self._data_stalled and age > limit and self._schedule.is_market_open(self._now()):
             self._data_stalled = True
-            self._emit(f"CONNECTION LOST? no market data for {age:.0f} s while the market is open")
+            self._emit(fmt.stale_data_text(age))
         elif self._data_stalled and age <= limit:
             self._data_stalled = False
-            self._emit("CONNECTION RESTORED: market data flowing again")
+            self._emit(fmt.DATA_RESTORED_TEXT)
 
-    # -- commands ----------------------------------------------------------------------------
-
-    def _on_update(self, update: Update) -> None:
-        if not update.text:
-            return
-        if update.chat_id not in self._allowed:
-            if update.chat_id not in self._ignored_chats:
-                self._ignored_chats.add(update.chat_id)
-                self.log.warning(
-                    f"Telegram: ignoring chat {update.chat_id} ({update.sender or 'unknown'}): "
-                    "not in TELEGRAM_CHAT_ID or telegram.allowed_chat_ids (logged once)"
-                )
-            return
-        chat = update.chat_id
-        try:
-            command = parse_command(update.text)
-        except CommandError as exc:
-            self._emit(str(exc), chat)
-            return
-        if command is None:
-            return
-        age = time.time() - update.sent_at if update.sent_at else 0.0
-        if age > self.config.max_command_age_secs:
-            self._emit(
-                f"ignored /{command.verb.value}: sent {age:.0f} s ago while the node was not "
-                "listening; send it again if you still mean it",
-                chat,
-            )
-            return
-        self.log.info(f"Telegram command /{command.verb.value} from chat {chat}")
-        verb = command.verb
-        if verb is Verb.HELP:
-            self._emit(HELP_TEXT, chat)
-        elif verb is Verb.STATUS:
-            self._emit(self._status_text(), chat)
-        elif verb is Verb.PNL:
-            summary = fmt.summarize(self._period(command.period))
-            self._emit(fmt.summary_text(f"P&L this {command.period}", summary), chat)
-        elif verb is Verb.TRADES:
-            self._emit(fmt.trades_text(self._trades, command.count), chat)
-        elif verb is Verb.PAUSE:
-            self._control(chat, "pause", minutes=command.minutes)
-        elif verb is Verb.RESUME:
-            self._control(chat, "resume")
-        elif verb is Verb.KILL:
-            self._control(chat, "kill")
-        elif verb is Verb.FLATTEN:
-            self._gate.request(chat, time.monotonic())
-            self._emit(
-                f"flatten: send /confirm within {self.config.confirm_secs} s to close the "
-                "position at market",
-                chat,
-            )
-        elif verb is Verb.CONFIRM:
-            outcome = self._gate.confirm(chat, time.monotonic())
-            if outcome is Confirm.CONFIRMED:
-                self._control(chat, "flatten")
-            elif outcome is Confirm.EXPIRED:
-                self._emit("too late: the /flatten expired; send /flatten again", chat)
-            elif outcome is Confirm.OTHER_CHAT:
-                self._emit("the pending /flatten was asked in another chat: confirm it there", chat)
-            else:
-                self._emit("nothing to confirm: send /flatten first", chat)
-
-    def _control(self, chat: int, command: str, minutes: int | None = None) -> None:
-        """Publish an operator command on the bus (this is the node's thread) and reply."""
-        message: dict[str, Any] = {
-            "command": command,
-            "reason": f"/{command} from Telegram chat {chat}",
-            "source": f"telegram:{chat}",
-        }
-        if minutes is not None:
-            message["minutes"] = minutes
-        self._answered.clear()
-        self.msgbus.publish(CONTROL_TOPIC, message)
-        if not self._answered:
-            self._emit(f"{command}: no strategy answered (is it running?)", chat)
-
-    @_guarded
-    def _on_control_result(self, message: dict[str, Any]) -> None:
-        source = str(message.get("source") or "")
-        self._answered.append(source)
-        if source.startswith("telegram:"):
-            chat = int(source.split(":", 1)[1])
-            self._emit(f"{message.get('command')}: {message.get('result')}", chat)
-
-    # -- views -------------------------------------------------------------------------------
-
-    def _period(self, period: str) -> list[ClosedTrade]:
-        return fmt.in_period(self._trades, self._schedule, self._now(), period)
+    # -- /status -----------------------------------------------------------------------------
 
     def _position_text(self) -> str:
-        positions = self.cache.positions_open()
-        if not positions:
-            return "flat"
-        parts = []
-        for p in positions:
-            pnl = self.portfolio.unrealized_pnl(p.instrument_id)
-            open_pnl = f", open P&L {fmt.usd(pnl.as_decimal())}" if pnl is not None else ""
-            parts.append(
-                f"{p.side.name} {p.quantity} {p.instrument_id} @ {p.avg_px_open}{open_pnl}"
-            )
-        return "; ".join(parts)
+        return positions.position_text(self.cache, self.portfolio)
 
     def _risk_state(self) -> RiskState | None:
         if self.config.risk_state_dir is None:
@@ -777,45 +487,19 @@ class TelegramAlerts(Actor):
     def _status_text(self) -> str:
         now = self._now()
         state = self._risk_state()
-        day = fmt.summarize(self._period("day"))
-        if state is not None:
-            day_line = (
-                f"day P&L {fmt.usd(state.daily_pnl)} (realized {fmt.usd(state.realized_pnl)}, "
-                f"open {fmt.usd(state.open_pnl)}), {state.trades_today} trade(s)"
-            )
-        else:
-            day_line = f"day P&L realized {fmt.usd(day.net_pnl)}, {day.trades} trade(s)"
-        if self._data_stalled:
-            data = "market data: STALLED"
-        elif self._last_data_ns:
-            data = (
-                f"market data: {(self.clock.timestamp_ns() - self._last_data_ns) / 1e9:.0f} s ago"
-            )
-        else:
-            data = "market data: none yet"
-        if self._connected is not None:
-            data += f", broker {'connected' if self._connected else 'DISCONNECTED'}"
+        day = self.book.summary(now)
+        age = (self.clock.timestamp_ns() - self._last_data_ns) / 1e9 if self._last_data_ns else None
         lines = [
-            f"status {now:%Y-%m-%d %H:%M:%S} UTC, trading day {self._schedule.trading_day(now)}",
+            fmt.status_header(now, self._schedule.trading_day(now)),
             f"position: {self._position_text()}",
-            day_line,
+            fmt.day_line(state, day),
             fmt.breakers_text(state, now),
             f"trading state: {self._trading_state}",
-            data,
+            fmt.data_line(self._data_stalled, age, self._connected),
         ]
         if self._health.get("latency"):
             lines.append(fmt.latency_text(self._health["latency"]))
-        if self._outbox is not None:
-            s = self._outbox.stats()
-            lines.append(f"telegram: sent {s.sent}, queued {s.pending}, dropped {s.dropped}")
+        stats = self._delivery.stats()
+        if stats is not None:
+            lines.append(fmt.outbox_line(stats.sent, stats.pending, stats.dropped))
         return "\n".join(lines)
-
-
-def _fees(position: object) -> Decimal:
-    if position is None:
-        return Decimal(0)
-    return sum((m.as_decimal() for m in position.commissions()), Decimal(0))
-
-
-def _utc(ts_ns: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts_ns // 1_000)

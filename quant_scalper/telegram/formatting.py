@@ -175,3 +175,145 @@ def latency_text(latency: dict) -> str:
         if hour.get("count"):
             parts.append(f"{label} p50 {hour['p50_us'] / 1e3:.2f} / p99 {hour['p99_us'] / 1e3:.2f}")
     return "latency (1 h, ms): " + ("; ".join(parts) if parts else "no signals yet")
+
+
+# -- lifecycle, heartbeat and feed alerts ---------------------------------------------------
+
+
+def started_text(trader_id: str, mode: str) -> str:
+    """The alert sent when the actor starts."""
+    return f"node {trader_id} started ({mode})"
+
+
+def stopping_text(trader_id: str, day_pnl: Decimal) -> str:
+    """The alert sent when the node stops."""
+    return f"node {trader_id} stopping; day P&L {usd(day_pnl)}"
+
+
+def heartbeat_text(trader_id: str, position: str, day_pnl: Decimal) -> str:
+    """The periodic proof of life: position and the day's realized P&L."""
+    return f"heartbeat: node {trader_id} alive, {position}, day P&L {usd(day_pnl)}"
+
+
+def daily_summary_title(day: date) -> str:
+    """The title of the summary sent at the session close."""
+    return f"DAILY SUMMARY {day}"
+
+
+def pnl_title(period: str) -> str:
+    """The title of a /pnl reply."""
+    return f"P&L this {period}"
+
+
+def connection_lost_text(detail: str) -> str:
+    """The alert for a broker connection lost (the detail may be empty)."""
+    return f"CONNECTION LOST: {detail}".rstrip(": ")
+
+
+def connection_restored_text(detail: str) -> str:
+    """The alert for a broker connection back after a loss."""
+    return f"CONNECTION RESTORED: {detail}".rstrip(": ")
+
+
+def stale_data_text(age_secs: float) -> str:
+    """The alert for no market data while the market is open."""
+    return f"CONNECTION LOST? no market data for {age_secs:.0f} s while the market is open"
+
+
+DATA_RESTORED_TEXT = "CONNECTION RESTORED: market data flowing again"
+
+
+def health_alert_text(text: str) -> str:
+    """An alert relayed from the health actor."""
+    return f"HEALTH: {text}"
+
+
+def order_error_text(kind: str, order_id: str, reason: str, suppressed: int) -> str:
+    """The alert for a denied or rejected order, counting the similar ones held back."""
+    more = f" (+{suppressed} similar suppressed)" if suppressed else ""
+    return f"ERROR {kind} {order_id}: {reason}{more}"
+
+
+# -- operator command replies ----------------------------------------------------------------
+
+
+def command_failed_text(exc: Exception) -> str:
+    """The reply when running a command raised."""
+    return f"command failed: {type(exc).__name__}: {exc}"
+
+
+def stale_command_text(verb: str, age_secs: float) -> str:
+    """The reply to a command sent while the node was not listening."""
+    return (
+        f"ignored /{verb}: sent {age_secs:.0f} s ago while the node was not "
+        "listening; send it again if you still mean it"
+    )
+
+
+def flatten_prompt_text(confirm_secs: int) -> str:
+    """The reply to /flatten: it needs a /confirm."""
+    return f"flatten: send /confirm within {confirm_secs} s to close the position at market"
+
+
+def flatten_cancelled_text(confirm_secs: int) -> str:
+    """The message when a /flatten was not confirmed in time."""
+    return f"flatten cancelled: no /confirm within {confirm_secs} s"
+
+
+CONFIRM_EXPIRED_TEXT = "too late: the /flatten expired; send /flatten again"
+CONFIRM_OTHER_CHAT_TEXT = "the pending /flatten was asked in another chat: confirm it there"
+CONFIRM_NOTHING_TEXT = "nothing to confirm: send /flatten first"
+
+
+def no_answer_text(command: str) -> str:
+    """The reply when no strategy answered a control command."""
+    return f"{command}: no strategy answered (is it running?)"
+
+
+def control_result_text(command: object, result: object) -> str:
+    """The reply carrying what the strategy did with a command."""
+    return f"{command}: {result}"
+
+
+# -- /status ------------------------------------------------------------------------------
+
+
+def position_line(
+    side: str, quantity: object, instrument: str, avg_px: object, open_pnl: Decimal | None
+) -> str:
+    """One open position for /status and the heartbeat."""
+    pnl = f", open P&L {usd(open_pnl)}" if open_pnl is not None else ""
+    return f"{side} {quantity} {instrument} @ {avg_px}{pnl}"
+
+
+def day_line(state: RiskState | None, day: PeriodSummary) -> str:
+    """The day's P&L: the breakers' figures when their state is readable, else the trades'."""
+    if state is not None:
+        return (
+            f"day P&L {usd(state.daily_pnl)} (realized {usd(state.realized_pnl)}, "
+            f"open {usd(state.open_pnl)}), {state.trades_today} trade(s)"
+        )
+    return f"day P&L realized {usd(day.net_pnl)}, {day.trades} trade(s)"
+
+
+def data_line(stalled: bool, age_secs: float | None, connected: bool | None) -> str:
+    """Market data freshness (``age_secs`` None: nothing yet) and the broker link."""
+    if stalled:
+        text = "market data: STALLED"
+    elif age_secs is not None:
+        text = f"market data: {age_secs:.0f} s ago"
+    else:
+        text = "market data: none yet"
+    if connected is not None:
+        text += f", broker {'connected' if connected else 'DISCONNECTED'}"
+    return text
+
+
+def outbox_line(sent: int, pending: int, dropped: int) -> str:
+    """The outbox's counters for /status."""
+    return f"telegram: sent {sent}, queued {pending}, dropped {dropped}"
+
+
+def status_header(now: datetime, trading_day: date) -> str:
+    """The first /status line: the time and the CME trading day."""
+    return f"status {now:%Y-%m-%d %H:%M:%S} UTC, trading day {trading_day}"

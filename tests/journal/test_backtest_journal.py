@@ -119,9 +119,9 @@ def test_telegram_reads_the_journal_trades(run) -> None:
     actor = TelegramAlerts(
         TelegramAlertsConfig(journal_url=str(path), journal_book=outcome.journal_book)
     )
-    actor._trades = list(outcome.trades[-3:])  # what the cache had since the start
-    actor._merge_trades(trades)
-    assert len(actor._trades) == len(outcome.trades)  # the journal's, each once
+    actor.book.trades = list(outcome.trades[-3:])  # what the cache had since the start
+    actor.book.merge(trades)
+    assert len(actor.book.trades) == len(outcome.trades)  # the journal's, each once
 
 
 def test_a_backtest_writes_the_same_journal_to_postgresql(run, postgres, monkeypatch) -> None:

@@ -67,9 +67,9 @@ def test_backtest_records_alerts_and_the_daily_summary(tmp_path: Path) -> None:
     assert stamp == datetime(2013, 10, 8, 16, 0, tzinfo=CT).astimezone(UTC).isoformat()
     # A restarted actor rebuilds the same ledger from the cache (snapshots of the reused
     # NETTING position id plus the closed position).
-    seen = list(actor._trades)
+    seen = list(actor.book.trades)
     actor._load_trades()
-    assert actor._trades == seen and len(seen) == 3
+    assert actor.book.trades == seen and len(seen) == 3
     engine.dispose()
 
 
