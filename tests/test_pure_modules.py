@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 PURE_MODULES = (
     "quant_scalper.signals",
     "quant_scalper.parameters",
+    "quant_scalper.config",
     "quant_scalper.zscore",
     "quant_scalper.topics",
     "quant_scalper.errors",
