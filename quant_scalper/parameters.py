@@ -157,3 +157,15 @@ def markdown_table() -> str:
             shown = "[]"
         lines.append(f"| `{p.key}` | {p.kind} | {shown} | {p.help} |")
     return "\n".join(lines) + "\n"
+
+
+SESSION_KEYS = ("session_halt", "session_open", "session_tz", "session_always_open")
+
+
+def session_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The session-schedule keys a section sets (breaks as a list of text), for the actors that
+    compute trading days the way the strategy does (journal recorder)."""
+    fields = {key: values[key] for key in SESSION_KEYS if key in values}
+    if values.get("session_breaks"):
+        fields["session_breaks"] = [str(b) for b in values["session_breaks"]]
+    return fields

@@ -42,7 +42,7 @@ from quant_scalper.config import BacktestSettings, RiskEngineSettings
 from quant_scalper.data.catalog_builder import ContractSegment, catalog_segments
 from quant_scalper.errors import CatalogError, ConfigError
 from quant_scalper.instruments import SPECS, spec_for
-from quant_scalper.parameters import strategy_fields, value_of
+from quant_scalper.parameters import session_fields, strategy_fields, value_of
 
 # The default per-order notional cap: trade_size x multiplier x this many index points, i.e.
 # room for the index up to 10,000 while still denying a fat-fingered size.
@@ -189,14 +189,7 @@ def journal_actor_config(
     settings: BacktestSettings, contracts: list[TradedContract], run_id: str
 ) -> ImportableActorConfig:
     """The journal recorder of a backtest run: book ``backtest:<run_id>``, rows written inline."""
-    merged = {**settings.strategy, **settings.risk}
-    session = {
-        key: merged[key]
-        for key in ("session_halt", "session_open", "session_tz", "session_always_open")
-        if key in merged
-    }
-    if merged.get("session_breaks"):
-        session["session_breaks"] = [str(b) for b in merged["session_breaks"]]
+    session = session_fields({**settings.strategy, **settings.risk})
     return ImportableActorConfig(
         actor_path="quant_scalper.journal.recorder:JournalRecorder",
         config_path="quant_scalper.journal.recorder:JournalRecorderConfig",

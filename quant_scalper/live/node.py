@@ -42,7 +42,7 @@ from quant_scalper.live.connection import start_connection_watch, stop_connectio
 from quant_scalper.live.contract import LiveContract
 from quant_scalper.live.errors import GatewayUnreachableError, LiveRunError
 from quant_scalper.live.watchdog import start_watchdog, stop_watchdog, trading_ready
-from quant_scalper.parameters import strategy_fields, value_of
+from quant_scalper.parameters import session_fields, strategy_fields, value_of
 
 LOCK_FILE = "live.lock"
 IB_CLIENT_KEY = "IB"  # the node's data/exec client name: account ids read IB-<account>
@@ -385,13 +385,7 @@ def journal_actor_config(settings: LiveSettings, contract: LiveContract) -> Any:
     journal = settings.journal
     risk = settings.risk
     rules = {"strategy": dict(settings.strategy), "risk": dict(risk)}
-    session = {
-        key: risk[key]
-        for key in ("session_halt", "session_open", "session_tz", "session_always_open")
-        if key in risk
-    }
-    if risk.get("session_breaks"):
-        session["session_breaks"] = [str(b) for b in risk["session_breaks"]]
+    session = session_fields(risk)
     return ImportableActorConfig(
         actor_path=JOURNAL_ACTOR_PATH,
         config_path=JOURNAL_CONFIG_PATH,
