@@ -631,7 +631,9 @@ fn simulate(
 
     for s in 0..market.bar_offsets.len() - 1 {
         let (b0, b1) = (market.bar_offsets[s], market.bar_offsets[s + 1]);
-        let mut q = market.quote_offsets[s];
+        // The segment's first quote and its roll time, read once (not on every bar).
+        let (q0, roll_ns) = (market.quote_offsets[s], market.roll_ns[s]);
+        let mut q = q0;
         let mut pos: Option<Open> = None;
         for i in b0..b1 {
             let q_end = prepared.quote_end[i];
@@ -724,11 +726,7 @@ fn simulate(
             }
             q = q_end;
             let zi = z[i];
-            let last = if q > market.quote_offsets[s] {
-                Some(q - 1)
-            } else {
-                None
-            };
+            let last = if q > q0 { Some(q - 1) } else { None };
             if let (Some(open), Some(k)) = (pos, last) {
                 // The strategy marks the open P&L for the daily limit before the signal.
                 let mark = (open.market_exit(market, k) - open.entry_price) * open.side * scale;
@@ -746,7 +744,7 @@ fn simulate(
                     continue;
                 }
             }
-            if market.bar_ts[i] >= market.roll_ns[s] {
+            if market.bar_ts[i] >= roll_ns {
                 // The contract roll: flatten at this bar's quote and enter no more.
                 if let (Some(open), Some(k)) = (pos, last) {
                     let price = open.market_exit(market, k);
@@ -844,7 +842,7 @@ fn simulate(
         if let Some(open) = pos {
             let last_quote = market.quote_offsets[s + 1];
             let (at, reason) = (open.deadline, open.deadline_reason);
-            if at <= market.end_ns && last_quote > market.quote_offsets[s] {
+            if at <= market.end_ns && last_quote > q0 {
                 // Booked when the replay reaches `at`: later contracts' trades may come first.
                 let price = open.market_exit(market, last_quote - 1);
                 pending.push((at, open, price, reason));
