@@ -500,6 +500,80 @@ impl Open {
     }
 }
 
+/// One exit to book: the position's side and entry, when, at what price and why, with the
+/// point's costs (plain values: the position itself need not be kept in memory for the call).
+struct Exit {
+    fee: f64,
+    scale: f64,
+    starting_balance: f64,
+    side: f64,
+    entry_ts: i64,
+    entry_price: f64,
+    exit_ts: i64,
+    exit_price: f64,
+    reason: ExitReason,
+}
+
+/// Book a closed trade: the circuit breakers (in cents), the summary, the drawdown and the
+/// daily P&L; returns the trade. Kept out of line on purpose: trades are rare next to bars, and
+/// inlined at each of the exits its float-to-cents work was hoisted into every bar's path.
+#[inline(never)]
+fn book_trade(
+    market: &Market<'_>,
+    peak: &mut f64,
+    daily: &mut [f64],
+    summary: &mut Summary,
+    breakers: &mut Breakers,
+    exit: Exit,
+) -> Trade {
+    let Exit {
+        fee,
+        scale,
+        starting_balance,
+        side,
+        entry_ts,
+        entry_price,
+        exit_ts,
+        exit_price,
+        reason,
+    } = exit;
+    let pnl = (exit_price - entry_price) * side * scale - fee;
+    // Booked on the trading day of the exit (an alert in a data gap is on its own day).
+    let day = BarDay(risk_day_of(market, exit_ts));
+    breakers.record_closed_trade(exit_ts, to_cents(pnl), 0, &day);
+    summary.trades += 1;
+    summary.net_pnl += pnl;
+    summary.fees += fee;
+    if pnl > 0.0 {
+        summary.winners += 1;
+        summary.gross_profit += pnl;
+    } else if pnl < 0.0 {
+        summary.gross_loss -= pnl;
+    }
+    if reason == ExitReason::Stop {
+        summary.stops += 1;
+    }
+    let equity = starting_balance + summary.net_pnl;
+    *peak = peak.max(equity);
+    let drawdown = *peak - equity;
+    summary.max_drawdown = summary.max_drawdown.max(drawdown);
+    if *peak > 0.0 {
+        summary.max_drawdown_pct = summary.max_drawdown_pct.max(drawdown / *peak);
+    }
+    if let Some(slot) = daily.get_mut(stat_day_of(market, exit_ts)) {
+        *slot += pnl;
+    }
+    Trade {
+        side: side as i8,
+        entry_ts,
+        entry_price,
+        exit_ts,
+        exit_price,
+        pnl,
+        reason,
+    }
+}
+
 /// Run one point over the whole market; `on_trade` sees every closed trade in order.
 ///
 /// The bar loop indexes several parallel arrays (times, closes, days, z, quote ends) by bar.
@@ -534,46 +608,32 @@ fn simulate(
                            exit_ts: i64,
                            exit_price: f64,
                            reason: ExitReason| {
-        let pnl = (exit_price - open.entry_price) * open.side * scale - fee;
-        // Booked on the trading day of the exit (an alert in a data gap is on its own day).
-        let day = BarDay(risk_day_of(market, exit_ts));
-        breakers.record_closed_trade(exit_ts, to_cents(pnl), 0, &day);
-        summary.trades += 1;
-        summary.net_pnl += pnl;
-        summary.fees += fee;
-        if pnl > 0.0 {
-            summary.winners += 1;
-            summary.gross_profit += pnl;
-        } else if pnl < 0.0 {
-            summary.gross_loss -= pnl;
-        }
-        if reason == ExitReason::Stop {
-            summary.stops += 1;
-        }
-        let equity = costs.starting_balance + summary.net_pnl;
-        peak = peak.max(equity);
-        let drawdown = peak - equity;
-        summary.max_drawdown = summary.max_drawdown.max(drawdown);
-        if peak > 0.0 {
-            summary.max_drawdown_pct = summary.max_drawdown_pct.max(drawdown / peak);
-        }
-        if let Some(slot) = daily.get_mut(stat_day_of(market, exit_ts)) {
-            *slot += pnl;
-        }
-        on_trade(&Trade {
-            side: open.side as i8,
-            entry_ts: open.entry_ts,
-            entry_price: open.entry_price,
-            exit_ts,
-            exit_price,
-            pnl,
-            reason,
-        });
+        let trade = book_trade(
+            market,
+            &mut peak,
+            daily,
+            summary,
+            breakers,
+            Exit {
+                fee,
+                scale,
+                starting_balance: costs.starting_balance,
+                side: open.side,
+                entry_ts: open.entry_ts,
+                entry_price: open.entry_price,
+                exit_ts,
+                exit_price,
+                reason,
+            },
+        );
+        on_trade(&trade);
     };
 
     for s in 0..market.bar_offsets.len() - 1 {
         let (b0, b1) = (market.bar_offsets[s], market.bar_offsets[s + 1]);
-        let mut q = market.quote_offsets[s];
+        // The segment's first quote and its roll time, read once (not on every bar).
+        let (q0, roll_ns) = (market.quote_offsets[s], market.roll_ns[s]);
+        let mut q = q0;
         let mut pos: Option<Open> = None;
         for i in b0..b1 {
             let q_end = prepared.quote_end[i];
@@ -666,11 +726,7 @@ fn simulate(
             }
             q = q_end;
             let zi = z[i];
-            let last = if q > market.quote_offsets[s] {
-                Some(q - 1)
-            } else {
-                None
-            };
+            let last = if q > q0 { Some(q - 1) } else { None };
             if let (Some(open), Some(k)) = (pos, last) {
                 // The strategy marks the open P&L for the daily limit before the signal.
                 let mark = (open.market_exit(market, k) - open.entry_price) * open.side * scale;
@@ -688,7 +744,7 @@ fn simulate(
                     continue;
                 }
             }
-            if market.bar_ts[i] >= market.roll_ns[s] {
+            if market.bar_ts[i] >= roll_ns {
                 // The contract roll: flatten at this bar's quote and enter no more.
                 if let (Some(open), Some(k)) = (pos, last) {
                     let price = open.market_exit(market, k);
@@ -749,7 +805,11 @@ fn simulate(
                     continue;
                 }
                 let Some(k) = last else { continue };
-                let side = if entry == Action::EnterLong { 1.0 } else { -1.0 };
+                let side = if entry == Action::EnterLong {
+                    1.0
+                } else {
+                    -1.0
+                };
                 let fill = if side > 0.0 {
                     market.ask[k]
                 } else {
@@ -782,7 +842,7 @@ fn simulate(
         if let Some(open) = pos {
             let last_quote = market.quote_offsets[s + 1];
             let (at, reason) = (open.deadline, open.deadline_reason);
-            if at <= market.end_ns && last_quote > market.quote_offsets[s] {
+            if at <= market.end_ns && last_quote > q0 {
                 // Booked when the replay reaches `at`: later contracts' trades may come first.
                 let price = open.market_exit(market, last_quote - 1);
                 pending.push((at, open, price, reason));

@@ -504,7 +504,12 @@ fn py_trips(trips: Vec<risk::Trip>) -> Vec<PyTrip> {
 /// or "SHORT"; returns "HOLD", "ENTER_LONG", "ENTER_SHORT" or "EXIT".
 #[pyfunction]
 #[pyo3(signature = (entry_z, exit_z, z, side))]
-fn signal_decision(entry_z: f64, exit_z: f64, z: Option<f64>, side: &str) -> PyResult<&'static str> {
+fn signal_decision(
+    entry_z: f64,
+    exit_z: f64,
+    z: Option<f64>,
+    side: &str,
+) -> PyResult<&'static str> {
     let rules = risk::SignalRules::new(entry_z, exit_z).map_err(risk_err)?;
     let side = match side {
         "FLAT" => risk::Side::Flat,
@@ -557,14 +562,20 @@ impl PyRiskCore {
 }
 
 fn state_from_dict(d: &Bound<'_, PyDict>) -> PyResult<RiskState> {
-    fn get<'py, T: for<'a> FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<T> {
+    fn get<'py, T: for<'a> FromPyObjectOwned<'py>>(
+        d: &Bound<'py, PyDict>,
+        key: &str,
+    ) -> PyResult<T> {
         let value = d
             .get_item(key)?
             .ok_or_else(|| PyValueError::new_err(format!("risk state dict misses {key:?}")))?;
         value.extract::<T>().map_err(|_| {
             PyValueError::new_err(format!(
                 "risk state field {key:?} has the wrong type ({})",
-                value.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string())
+                value
+                    .get_type()
+                    .name()
+                    .map_or_else(|_| "?".to_owned(), |n| n.to_string())
             ))
         })
     }
@@ -734,7 +745,12 @@ impl PyRiskCore {
 
     /// Book a closed trade's net P&L (cents).
     #[pyo3(signature = (now, pnl_net, open_pnl=0))]
-    fn record_closed_trade(&mut self, now: i64, pnl_net: i64, open_pnl: i64) -> PyResult<Vec<PyTrip>> {
+    fn record_closed_trade(
+        &mut self,
+        now: i64,
+        pnl_net: i64,
+        open_pnl: i64,
+    ) -> PyResult<Vec<PyTrip>> {
         let s = covered(&self.schedule, &[now])?;
         self.inner.record_closed_trade(now, pnl_net, open_pnl, s);
         Ok(self.take())

@@ -79,7 +79,9 @@ impl SignalRules {
     /// Checked thresholds (the one place `entry_z > exit_z` is enforced for the core).
     pub fn new(entry_z: f64, exit_z: f64) -> Result<Self, RiskError> {
         if !(entry_z.is_finite() && exit_z.is_finite()) {
-            return Err(RiskError("entry_z and exit_z must be finite numbers".into()));
+            return Err(RiskError(
+                "entry_z and exit_z must be finite numbers".into(),
+            ));
         }
         if exit_z < 0.0 {
             return Err(RiskError(format!("exit_z must be >= 0, was {exit_z}")));
@@ -369,7 +371,11 @@ impl Schedule {
         }
         if self.break_start.len() != self.break_end.len()
             || !self.break_start.windows(2).all(|w| w[0] <= w[1])
-            || self.break_start.iter().zip(&self.break_end).any(|(a, b)| a >= b)
+            || self
+                .break_start
+                .iter()
+                .zip(&self.break_end)
+                .any(|(a, b)| a >= b)
         {
             return bad("breaks must be ascending (start, end) pairs with start < end");
         }
@@ -473,7 +479,10 @@ impl Sessions for Schedule {
     }
 
     fn fmt_local(&self, ts: i64) -> String {
-        let k = self.tz_change.partition_point(|&c| c <= ts).saturating_sub(1);
+        let k = self
+            .tz_change
+            .partition_point(|&c| c <= ts)
+            .saturating_sub(1);
         let local_s = ts.div_euclid(1_000_000_000) + i64::from(self.tz_offset_s[k]);
         let (y, m, d) = civil_from_days(local_s.div_euclid(86_400));
         let secs = local_s.rem_euclid(86_400);
@@ -545,7 +554,11 @@ impl Breakers {
     #[cold]
     #[inline(never)]
     fn keep(&mut self, now: i64, rule: Rule, reason: String) {
-        let trip = Trip { at: now, rule, reason };
+        let trip = Trip {
+            at: now,
+            rule,
+            reason,
+        };
         let trips = &mut self.state.trips;
         trips.push(trip.clone());
         if trips.len() > MAX_TRIPS_KEPT {
@@ -694,7 +707,10 @@ impl Breakers {
             (Rule::MaxHoldingTime, reason)
         } else if lim.flatten_before_halt && s.in_halt_window(now, lim.entry_guard_ns) {
             let reason = if s.is_market_open(now) {
-                format!("flatten before the halt at {}", s.fmt_local(s.next_halt(now)))
+                format!(
+                    "flatten before the halt at {}",
+                    s.fmt_local(s.next_halt(now))
+                )
             } else {
                 "flatten: market in the daily halt or weekend".to_owned()
             };
@@ -832,7 +848,9 @@ impl Breakers {
         }
         st.halted = true;
         st.halt_reason = Some(reason.to_owned());
-        self.record(now, Rule::KillSwitch, |_| format!("kill switch on: {reason}"));
+        self.record(now, Rule::KillSwitch, |_| {
+            format!("kill switch on: {reason}")
+        });
         Ok(())
     }
 
@@ -845,7 +863,9 @@ impl Breakers {
         }
         let message = if self.keep_trips {
             let st = &self.state;
-            let since = st.halted_at.map_or("unknown time".to_owned(), |t| s.fmt_local(t));
+            let since = st
+                .halted_at
+                .map_or("unknown time".to_owned(), |t| s.fmt_local(t));
             let mut m = format!(
                 "kill switch off ({reason}); it was on since {since}: {}",
                 opt_str(&st.halt_reason)
@@ -902,7 +922,9 @@ impl Breakers {
             return false;
         }
         self.state.paused_until = None;
-        self.record(now, Rule::Resume, |_| format!("pause ended early: {reason}"));
+        self.record(now, Rule::Resume, |_| {
+            format!("pause ended early: {reason}")
+        });
         true
     }
 }
@@ -971,10 +993,7 @@ mod tests {
         assert!(!b.record_mark(2 * MIN * 60, -49_999, &s));
         assert!(b.record_mark(2 * MIN * 60, -50_000, &s));
         assert_eq!(b.fresh.last().unwrap().rule, Rule::DailyLossLimit);
-        assert_eq!(
-            b.entry_block(3 * MIN * 60, &s),
-            Some(Rule::DailyLossLimit)
-        );
+        assert_eq!(b.entry_block(3 * MIN * 60, &s), Some(Rule::DailyLossLimit));
     }
 
     #[derive(Debug, Clone)]
