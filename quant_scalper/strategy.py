@@ -9,7 +9,13 @@ from decimal import Decimal
 from nautilus_trader.common.events import TimeEvent
 from nautilus_trader.config import NonNegativeInt, PositiveInt, StrategyConfig
 from nautilus_trader.model.data import Bar, BarType
-from nautilus_trader.model.enums import ContingencyType, OrderSide, TimeInForce
+from nautilus_trader.model.enums import (
+    ContingencyType,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+)
 from nautilus_trader.model.events import (
     OrderDenied,
     OrderRejected,
@@ -302,6 +308,8 @@ class ZScoreMeanReversion(Strategy):
         self._loop = node_loop(self.clock)
         self._start_risk()
         self._book_from_journal()
+        if self._side() is Side.FLAT:
+            self._cancel_orphans()  # live restart: children adopted from IB with no position
         if self.guard.enabled:
             self.msgbus.subscribe(CONNECTION_TOPIC, self._on_connection)
         self.register_indicator_for_bars(self.config.bar_type, self.zscore)
@@ -363,6 +371,8 @@ class ZScoreMeanReversion(Strategy):
             return
         if self._deferred_exit is not None:
             self._apply_deferred_exit()
+        if side is Side.FLAT:
+            self._cancel_orphans()
         if z is None:
             return
         if self._entry_blocked_until_reset and abs(z) <= self.config.exit_z:
@@ -400,6 +410,37 @@ class ZScoreMeanReversion(Strategy):
             or self.cache.orders_inflight_count(instrument_id=instrument_id, strategy_id=self.id)
             > 0
         )
+
+    def _orphans(self) -> list:
+        """Our working orders for the instrument while flat with no market order under way:
+        stop/limit exits whose position is gone (e.g. a bracket's children adopted from IB
+        after a crash between the exit's fill and their cancels). At IB they would open a
+        position nobody decided on. Orders already being cancelled are left out."""
+        instrument_id = self.config.instrument_id
+        working = [
+            *self.cache.orders_open(instrument_id=instrument_id, strategy_id=self.id),
+            *self.cache.orders_inflight(instrument_id=instrument_id, strategy_id=self.id),
+        ]
+        if any(o.order_type == OrderType.MARKET for o in working):
+            return []  # an entry or exit is being worked: its children are not orphans
+        seen: set = set()
+        orphans = []
+        for order in working:
+            if order.client_order_id in seen or order.status == OrderStatus.PENDING_CANCEL:
+                continue
+            seen.add(order.client_order_id)
+            orphans.append(order)
+        return orphans
+
+    def _cancel_orphans(self) -> None:
+        """Cancel the orphans (``_orphans``) at the broker, one line per order."""
+        for order in self._orphans():
+            self.log.warning(
+                f"Cancelling {order.client_order_id} ({order.side_string()} "
+                f"{order.type_string()} {order.quantity}): working while flat, its position "
+                "is gone (left at IB by an earlier run?)"
+            )
+            self.cancel_order(order)
 
     def _enter(self, side: OrderSide, bar: Bar, z: float) -> None:
         decided_ns = self.clock.timestamp_ns()  # latency: the decision (quant_scalper.live.latency)
