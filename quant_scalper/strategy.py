@@ -22,9 +22,10 @@ from nautilus_trader.model.events import (
     PositionClosed,
     PositionOpened,
 )
-from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Price
+from nautilus_trader.model.orders import Order
 from nautilus_trader.trading.strategy import Strategy
 
 from quant_scalper.config import parse_utc_timestamp
@@ -269,6 +270,7 @@ class ZScoreMeanReversion(Strategy):
         self._tp_points = Decimal(0)
         self._exit_pending = False
         self._entry_blocked_until_reset = False
+        self._entry_id: ClientOrderId | None = None  # the last entry submitted
         self._trade_until_ns: int | None = None
         if config.trade_until is not None:
             until = parse_utc_timestamp("trade_until", config.trade_until)
@@ -331,6 +333,7 @@ class ZScoreMeanReversion(Strategy):
         self.zscore.reset()
         self._exit_pending = False
         self._entry_blocked_until_reset = False
+        self._entry_id = None
         self._rolled = False
         self._deferred_exit = None
 
@@ -404,14 +407,21 @@ class ZScoreMeanReversion(Strategy):
         return Side.FLAT
 
     def _has_working_orders(self) -> bool:
+        """True while an order of ours is open, in flight, or the last entry is still on its
+        way to the venue (INITIALIZED until the client reports it submitted: live, the next bar
+        can come first, and a second entry would double the position)."""
         instrument_id = self.config.instrument_id
+        if self._entry_id is not None:
+            entry = self.cache.order(self._entry_id)
+            if entry is not None and entry.status == OrderStatus.INITIALIZED:
+                return True
         return (
             self.cache.orders_open_count(instrument_id=instrument_id, strategy_id=self.id) > 0
             or self.cache.orders_inflight_count(instrument_id=instrument_id, strategy_id=self.id)
             > 0
         )
 
-    def _orphans(self) -> list:
+    def _orphans(self) -> list[Order]:
         """Our working orders for the instrument while flat with no market order under way:
         stop/limit exits whose position is gone (e.g. a bracket's children adopted from IB
         after a crash between the exit's fill and their cancels). At IB they would open a
@@ -474,6 +484,7 @@ class ZScoreMeanReversion(Strategy):
             entry_tags=[f"ZSCORE={z:.4f}"],
         )
         self.log.info(f"Entry {side.name} z={z:.3f} ref={reference} stop={sl} target={tp}")
+        self._entry_id = order_list.first.client_order_id
         self.submit_order_list(order_list)
         self.msgbus.publish(
             SIGNAL_TIMING_TOPIC,
