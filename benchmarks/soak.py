@@ -205,9 +205,12 @@ def run_soak(
     faults: tuple[str, ...] = FAULTS,
     cycle: bool = False,
     echo: Any = print,
+    exec_checks: float | None = None,
 ) -> SoakReport:
     """Run the soak for ``minutes`` of wall time; returns the report. Faults are drawn at
-    random (seeded) from ``faults``, or taken in turn with ``cycle``."""
+    random (seeded) from ``faults``, or taken in turn with ``cycle``. ``exec_checks``: the
+    node's ``exec_engine.open_check_interval_secs`` and ``position_check_interval_secs``
+    (the shipped configs use 10 s; None, the test harness's default, turns both off)."""
     rng = random.Random(seed)
     report = SoakReport()
     folder = folder or Path(tempfile.mkdtemp(prefix="qs-soak-"))
@@ -220,6 +223,10 @@ def run_soak(
         peer.port,
         risk={"max_consecutive_losses": 1000, "daily_loss_limit_usd": 1_000_000},
         node={"resync_secs": 3},
+        exec_engine={
+            "open_check_interval_secs": exec_checks,
+            "position_check_interval_secs": exec_checks,
+        },
     )
     sup = Supervisor(config, folder, watchdog_secs)
     stop = threading.Event()
@@ -401,6 +408,13 @@ def main() -> int:
     parser.add_argument("--burst-secs", type=float, default=10.0)
     parser.add_argument("--watchdog-secs", type=float, default=10.0)
     parser.add_argument("--folder", type=Path, default=None)
+    parser.add_argument(
+        "--exec-checks",
+        type=float,
+        default=10.0,
+        help="exec_engine open/position check interval in s, as configs/live.paper.yaml "
+        "(0: off, like the test harness)",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     report = run_soak(
@@ -413,6 +427,7 @@ def main() -> int:
         burst_secs=args.burst_secs,
         watchdog_secs=args.watchdog_secs,
         folder=args.folder,
+        exec_checks=args.exec_checks or None,
     )
     print(format_report(report))
     return 1 if report.violations else 0

@@ -9,16 +9,23 @@ from decimal import Decimal
 from nautilus_trader.common.events import TimeEvent
 from nautilus_trader.config import NonNegativeInt, PositiveInt, StrategyConfig
 from nautilus_trader.model.data import Bar, BarType
-from nautilus_trader.model.enums import ContingencyType, OrderSide, TimeInForce
+from nautilus_trader.model.enums import (
+    ContingencyType,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+)
 from nautilus_trader.model.events import (
     OrderDenied,
     OrderRejected,
     PositionClosed,
     PositionOpened,
 )
-from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Price
+from nautilus_trader.model.orders import Order
 from nautilus_trader.trading.strategy import Strategy
 
 from quant_scalper.config import parse_utc_timestamp
@@ -263,6 +270,7 @@ class ZScoreMeanReversion(Strategy):
         self._tp_points = Decimal(0)
         self._exit_pending = False
         self._entry_blocked_until_reset = False
+        self._entry_id: ClientOrderId | None = None  # the last entry submitted
         self._trade_until_ns: int | None = None
         if config.trade_until is not None:
             until = parse_utc_timestamp("trade_until", config.trade_until)
@@ -302,6 +310,8 @@ class ZScoreMeanReversion(Strategy):
         self._loop = node_loop(self.clock)
         self._start_risk()
         self._book_from_journal()
+        if self._side() is Side.FLAT:
+            self._cancel_orphans()  # live restart: children adopted from IB with no position
         if self.guard.enabled:
             self.msgbus.subscribe(CONNECTION_TOPIC, self._on_connection)
         self.register_indicator_for_bars(self.config.bar_type, self.zscore)
@@ -323,6 +333,7 @@ class ZScoreMeanReversion(Strategy):
         self.zscore.reset()
         self._exit_pending = False
         self._entry_blocked_until_reset = False
+        self._entry_id = None
         self._rolled = False
         self._deferred_exit = None
 
@@ -363,6 +374,8 @@ class ZScoreMeanReversion(Strategy):
             return
         if self._deferred_exit is not None:
             self._apply_deferred_exit()
+        if side is Side.FLAT:
+            self._cancel_orphans()
         if z is None:
             return
         if self._entry_blocked_until_reset and abs(z) <= self.config.exit_z:
@@ -394,12 +407,50 @@ class ZScoreMeanReversion(Strategy):
         return Side.FLAT
 
     def _has_working_orders(self) -> bool:
+        """True while an order of ours is open, in flight, or the last entry is still on its
+        way to the venue (INITIALIZED until the client reports it submitted: live, the next bar
+        can come first, and a second entry would double the position)."""
         instrument_id = self.config.instrument_id
+        if self._entry_id is not None:
+            entry = self.cache.order(self._entry_id)
+            if entry is not None and entry.status == OrderStatus.INITIALIZED:
+                return True
         return (
             self.cache.orders_open_count(instrument_id=instrument_id, strategy_id=self.id) > 0
             or self.cache.orders_inflight_count(instrument_id=instrument_id, strategy_id=self.id)
             > 0
         )
+
+    def _orphans(self) -> list[Order]:
+        """Our working orders for the instrument while flat with no market order under way:
+        stop/limit exits whose position is gone (e.g. a bracket's children adopted from IB
+        after a crash between the exit's fill and their cancels). At IB they would open a
+        position nobody decided on. Orders already being cancelled are left out."""
+        instrument_id = self.config.instrument_id
+        working = [
+            *self.cache.orders_open(instrument_id=instrument_id, strategy_id=self.id),
+            *self.cache.orders_inflight(instrument_id=instrument_id, strategy_id=self.id),
+        ]
+        if any(o.order_type == OrderType.MARKET for o in working):
+            return []  # an entry or exit is being worked: its children are not orphans
+        seen: set = set()
+        orphans = []
+        for order in working:
+            if order.client_order_id in seen or order.status == OrderStatus.PENDING_CANCEL:
+                continue
+            seen.add(order.client_order_id)
+            orphans.append(order)
+        return orphans
+
+    def _cancel_orphans(self) -> None:
+        """Cancel the orphans (``_orphans``) at the broker, one line per order."""
+        for order in self._orphans():
+            self.log.warning(
+                f"Cancelling {order.client_order_id} ({order.side_string()} "
+                f"{order.type_string()} {order.quantity}): working while flat, its position "
+                "is gone (left at IB by an earlier run?)"
+            )
+            self.cancel_order(order)
 
     def _enter(self, side: OrderSide, bar: Bar, z: float) -> None:
         decided_ns = self.clock.timestamp_ns()  # latency: the decision (quant_scalper.live.latency)
@@ -433,6 +484,7 @@ class ZScoreMeanReversion(Strategy):
             entry_tags=[f"ZSCORE={z:.4f}"],
         )
         self.log.info(f"Entry {side.name} z={z:.3f} ref={reference} stop={sl} target={tp}")
+        self._entry_id = order_list.first.client_order_id
         self.submit_order_list(order_list)
         self.msgbus.publish(
             SIGNAL_TIMING_TOPIC,
