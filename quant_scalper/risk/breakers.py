@@ -38,8 +38,11 @@ MAX_TRIPS_KEPT = 500
 """How many trips ``RiskState.trips`` keeps (the newest); use ``on_trip`` to collect them all."""
 
 
-MAX_BOOKED_KEPT = 1000
-"""How many booked-trade keys ``RiskState.booked_trades`` keeps (per trading day)."""
+MAX_BOOKED_KEPT = 10_000
+"""How many booked-trade keys ``RiskState.booked_trades`` keeps (per trading day; reset at the
+roll). Far above what one position at a time on 1-minute bars can close in a 23-hour session
+(1,380): an evicted key would let a restart's replay of IB's executions book that trade again
+(the soak did exactly that at 1,000, with ~1,070 round trips in one wall-clock trading day)."""
 
 
 class Rule(StrEnum):

@@ -26,7 +26,7 @@ pub const NS_PER_MINUTE: i64 = 60_000_000_000;
 /// How many trips the state keeps (the newest).
 pub const MAX_TRIPS_KEPT: usize = 500;
 /// How many booked-trade keys the state keeps (per trading day).
-pub const MAX_BOOKED_KEPT: usize = 1000;
+pub const MAX_BOOKED_KEPT: usize = 10_000;
 
 /// A bad setting or argument; the message names it and the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]

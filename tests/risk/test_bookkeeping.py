@@ -160,3 +160,14 @@ def test_a_close_booked_live_as_inferred_is_not_booked_again_from_the_replay() -
         ClosedTrade("x", "MESZ6", T0 + timedelta(hours=2), Decimal(0), MES, _trade(0).fills), FEE
     )
     assert booked_as_inferred(real, [late.key]) is None, "too long after the execution"
+
+
+def test_a_busy_day_keeps_every_booked_key() -> None:
+    """The soak's double count: with 1,070 round trips in one trading day the 1,000-key cap
+    evicted the first keys, and a restart's replay booked those trades again. Now a day of one
+    trade a minute (1,380) keeps them all, and a replay of the first books nothing."""
+    cb = CircuitBreakers(RiskLimits(max_consecutive_losses=10_000, daily_loss_limit=Decimal(10**6)))
+    for i in range(1_400):
+        assert cb.book_closed_trade(T0, f"e{i}", T0, Decimal("1.00")) == []
+    assert cb.book_closed_trade(T0, "e0", T0, Decimal("1.00")) is None
+    assert cb.state.realized_pnl == Decimal("1400.00")
