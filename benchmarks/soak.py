@@ -214,6 +214,9 @@ def run_soak(
     rng = random.Random(seed)
     report = SoakReport()
     folder = folder or Path(tempfile.mkdtemp(prefix="qs-soak-"))
+    if folder.exists() and not folder.is_dir():
+        raise SystemExit(f"soak: --folder {folder} is a file: pass a folder (created if missing)")
+    folder.mkdir(parents=True, exist_ok=True)
     candles = [t.candle for t in catalog_bars(REPO / "catalog", "MESZ3.CME")]
     fee = Decimal("0.62")
     peer = IBPeer(account=ACCOUNT, commission_per_contract=float(fee))
