@@ -374,7 +374,7 @@ class ZScoreMeanReversion(Strategy):
             return
         if self._deferred_exit is not None:
             self._apply_deferred_exit()
-        if side is Side.FLAT:
+        if side is Side.FLAT and self.guard.enabled:  # live only: orphans come from restarts
             self._cancel_orphans()
         if z is None:
             return
