@@ -681,7 +681,7 @@ class ZScoreMeanReversion(Strategy):
         )
 
     def _on_trip(self, trip: Trip) -> None:
-        self.trips.append(trip)
+        """Log and publish a trip (``TraderRisk`` keeps it in ``trips``)."""
         self.log.warning(f"Risk {trip.rule.value}: {trip.reason}")
         self.msgbus.publish(RISK_TRIP_TOPIC, trip)
 
