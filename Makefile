@@ -64,6 +64,8 @@ catalog: $(BASE_STAMP)
 	$(BIN)/quant-scalper catalog build
 
 # Regenerate tests/golden/backtest_summary.json (every fill and statistic of the bundled
-# backtest): only when a change to the results is meant.
+# backtest), sweep_12.json and walkforward.json (a 12-point sweep and a walk-forward):
+# only when a change to the results is meant.
 golden: $(BASE_STAMP)
 	$(BIN)/python -m tests.golden_summary
+	$(BIN)/python -m tests.golden_research
