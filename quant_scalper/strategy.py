@@ -12,8 +12,6 @@ from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.enums import (
     ContingencyType,
     OrderSide,
-    OrderStatus,
-    OrderType,
     TimeInForce,
 )
 from nautilus_trader.model.events import (
@@ -25,7 +23,6 @@ from nautilus_trader.model.events import (
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Price
-from nautilus_trader.model.orders import Order
 from nautilus_trader.trading.strategy import Strategy
 
 from quant_scalper.config import parse_utc_timestamp
@@ -66,6 +63,7 @@ from quant_scalper.topics import (
     TRADING_STATE_TOPIC,
 )
 from quant_scalper.trade_booking import closed_trade
+from quant_scalper.working_orders import has_working_orders, orphan_orders
 
 
 class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
@@ -409,44 +407,12 @@ class ZScoreMeanReversion(Strategy):
         return Side.FLAT
 
     def _has_working_orders(self) -> bool:
-        """True while an order of ours is open, in flight, or the last entry is still on its
-        way to the venue (INITIALIZED until the client reports it submitted: live, the next bar
-        can come first, and a second entry would double the position)."""
-        instrument_id = self.config.instrument_id
-        if self._entry_id is not None:
-            entry = self.cache.order(self._entry_id)
-            if entry is not None and entry.status == OrderStatus.INITIALIZED:
-                return True
-        return (
-            self.cache.orders_open_count(instrument_id=instrument_id, strategy_id=self.id) > 0
-            or self.cache.orders_inflight_count(instrument_id=instrument_id, strategy_id=self.id)
-            > 0
-        )
-
-    def _orphans(self) -> list[Order]:
-        """Our working orders for the instrument while flat with no market order under way:
-        stop/limit exits whose position is gone (e.g. a bracket's children adopted from IB
-        after a crash between the exit's fill and their cancels). At IB they would open a
-        position nobody decided on. Orders already being cancelled are left out."""
-        instrument_id = self.config.instrument_id
-        working = [
-            *self.cache.orders_open(instrument_id=instrument_id, strategy_id=self.id),
-            *self.cache.orders_inflight(instrument_id=instrument_id, strategy_id=self.id),
-        ]
-        if any(o.order_type == OrderType.MARKET for o in working):
-            return []  # an entry or exit is being worked: its children are not orphans
-        seen: set = set()
-        orphans = []
-        for order in working:
-            if order.client_order_id in seen or order.status == OrderStatus.PENDING_CANCEL:
-                continue
-            seen.add(order.client_order_id)
-            orphans.append(order)
-        return orphans
+        """True while an order of ours is working or the last entry is still on its way."""
+        return has_working_orders(self.cache, self.id, self.config.instrument_id, self._entry_id)
 
     def _cancel_orphans(self) -> None:
-        """Cancel the orphans (``_orphans``) at the broker, one line per order."""
-        for order in self._orphans():
+        """Cancel the orphans (``orphan_orders``) at the broker, one line per order."""
+        for order in orphan_orders(self.cache, self.id, self.config.instrument_id):
             self.log.warning(
                 f"Cancelling {order.client_order_id} ({order.side_string()} "
                 f"{order.type_string()} {order.quantity}): working while flat, its position "
