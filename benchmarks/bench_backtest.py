@@ -92,7 +92,7 @@ from quant_scalper.backtest.run_config import build_run_config, resolve_contract
 from quant_scalper.backtest.runner import _closed_trade, _wire_engine
 from quant_scalper.config import load_backtest_settings
 from quant_scalper.indicators import ZScore
-from quant_scalper.risk import CircuitBreakers
+from quant_scalper.risk import RiskCore
 from quant_scalper.strategy import ZScoreMeanReversion
 
 REPO = Path(__file__).resolve().parents[1]
@@ -540,17 +540,17 @@ _TIMED: tuple[tuple[str, type, str, int], ...] = (
     ("on_bar", ZScoreMeanReversion, "on_bar", 0),
     ("_side (portfolio.is_net_long/short)", ZScoreMeanReversion, "_side", 1),
     ("_mark_open_pnl", ZScoreMeanReversion, "_mark_open_pnl", 1),
-    ("CircuitBreakers.record_mark", CircuitBreakers, "record_mark", 2),
+    ("RiskCore.record_mark", RiskCore, "record_mark", 2),
     ("_enter", ZScoreMeanReversion, "_enter", 1),
     ("_has_working_orders", ZScoreMeanReversion, "_has_working_orders", 2),
-    ("CircuitBreakers.entry_decision", CircuitBreakers, "entry_decision", 2),
+    ("RiskCore.entry_decision", RiskCore, "entry_decision", 2),
     ("submit_order_list (Nautilus)", ZScoreMeanReversion, "submit_order_list", 2),
     ("_exit", ZScoreMeanReversion, "_exit", 1),
     ("cancel_all_orders (Nautilus)", ZScoreMeanReversion, "cancel_all_orders", 2),
     ("close_all_positions (Nautilus)", ZScoreMeanReversion, "close_all_positions", 2),
     ("on_position_opened", ZScoreMeanReversion, "on_position_opened", 0),
     ("on_position_closed", ZScoreMeanReversion, "on_position_closed", 0),
-    ("CircuitBreakers.record_closed_trade", CircuitBreakers, "record_closed_trade", 1),
+    ("RiskCore.book_closed_trade", RiskCore, "book_closed_trade", 1),
     ("_on_halt_alert (timer)", ZScoreMeanReversion, "_on_halt_alert", 0),
     ("_on_max_holding_alert (timer)", ZScoreMeanReversion, "_on_max_holding_alert", 0),
     ("on_order_denied", ZScoreMeanReversion, "on_order_denied", 0),

@@ -1,4 +1,4 @@
-"""Z-score mean-reversion signal rules: pure logic, no Nautilus imports.
+"""Z-score mean-reversion signal rules (run in the Rust core): no Nautilus imports.
 
 The rules, for a z-score ``z`` of the latest close and the current position:
 
@@ -23,11 +23,11 @@ so every halt restarts the window and thin overnight minutes do not.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 
+from quant_scalper._core import signal_decision
 from quant_scalper.parameters import default
 
 DEFAULT_MAX_BAR_GAP_MINUTES: int = default("max_bar_gap_minutes")
@@ -58,41 +58,26 @@ class Action(Enum):
     EXIT = "EXIT"
 
 
+_ACTIONS = {action.value: action for action in Action}
+
+
 @dataclass(frozen=True, slots=True)
 class SignalRules:
-    """Entry and exit thresholds in standard deviations; ``entry_z`` must exceed ``exit_z``."""
+    """Entry and exit thresholds in standard deviations; ``entry_z`` must exceed ``exit_z``.
+
+    The rules above run in the Rust core (``rust_ext/src/risk.rs`` ``SignalRules``), the same
+    code the pre-screen runs; this class only names them for Python.
+    """
 
     entry_z: float
     exit_z: float
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.entry_z) and math.isfinite(self.exit_z)):
-            raise ValueError("entry_z and exit_z must be finite numbers")
-        if self.exit_z < 0:
-            raise ValueError(f"exit_z must be >= 0, was {self.exit_z}")
-        if self.entry_z <= self.exit_z:
-            raise ValueError(
-                f"entry_z ({self.entry_z}) must be greater than exit_z ({self.exit_z}): "
-                "otherwise a new position would be closed on the bar that opened it",
-            )
+        signal_decision(self.entry_z, self.exit_z, None, Side.FLAT.value)  # validates
 
     def decide(self, z: float | None, side: Side) -> Action:
         """Return the action for z-score ``z`` (None while warming up) given the position."""
-        if z is None:
-            return Action.HOLD
-        if side is Side.FLAT:
-            if z >= self.entry_z:
-                return Action.ENTER_SHORT
-            if z <= -self.entry_z:
-                return Action.ENTER_LONG
-            return Action.HOLD
-        if abs(z) <= self.exit_z:
-            return Action.EXIT
-        if side is Side.LONG and z >= self.entry_z:
-            return Action.EXIT
-        if side is Side.SHORT and z <= -self.entry_z:
-            return Action.EXIT
-        return Action.HOLD
+        return _ACTIONS[signal_decision(self.entry_z, self.exit_z, z, side.value)]
 
 
 def usd_to_points(usd_per_contract: Decimal, multiplier: Decimal, tick_size: Decimal) -> Decimal:

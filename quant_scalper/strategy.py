@@ -12,8 +12,6 @@ from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.enums import (
     ContingencyType,
     OrderSide,
-    OrderStatus,
-    OrderType,
     TimeInForce,
 )
 from nautilus_trader.model.events import (
@@ -25,22 +23,20 @@ from nautilus_trader.model.events import (
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Price
-from nautilus_trader.model.orders import Order
 from nautilus_trader.trading.strategy import Strategy
 
 from quant_scalper.config import parse_utc_timestamp
-from quant_scalper.control import ControlChannel, ControlChannelError
 from quant_scalper.indicators import ZScore
 from quant_scalper.live.latency import signal_stamp
 from quant_scalper.node_thread import node_loop, on_loop
+from quant_scalper.operator_commands import OperatorCommands
 from quant_scalper.parameters import default
 from quant_scalper.risk import (
     RISK_STATE_KEY,
-    CircuitBreakers,
+    RiskCore,
     RiskLimits,
     RiskState,
     RiskStateError,
-    RiskStateStore,
     Rule,
     SessionSchedule,
     Trip,
@@ -49,17 +45,9 @@ from quant_scalper.risk import (
     risk_state_from_bytes,
     risk_state_to_bytes,
 )
-from quant_scalper.risk.bookkeeping import (
-    Booking,
-    ClosedTrade,
-    booked_as_inferred,
-    booking_for,
-    match_external,
-    round_trips,
-)
 from quant_scalper.risk.connection_guard import ConnectionGuard, Link
-from quant_scalper.risk.fill_journal import FillJournal
-from quant_scalper.risk.persistence import SaveOutcome, StateSaver
+from quant_scalper.risk.persistence import SaveOutcome
+from quant_scalper.risk.trader_risk import Booked, TraderRisk
 from quant_scalper.signals import (
     Action,
     Side,
@@ -75,6 +63,7 @@ from quant_scalper.topics import (
     TRADING_STATE_TOPIC,
 )
 from quant_scalper.trade_booking import closed_trade
+from quant_scalper.working_orders import has_working_orders, orphan_orders
 
 
 class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
@@ -257,15 +246,12 @@ class ZScoreMeanReversion(Strategy):
         self.zscore = ZScore(config.window, config.max_bar_gap_minutes)
         self.instrument: Instrument | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # live: clock callbacks hop here
-        self.breakers: CircuitBreakers | None = None
-        self.trips: list[Trip] = []
-        self._store: RiskStateStore | None = None
-        self._saver = StateSaver(None)
+        self.risk: TraderRisk | None = None
+        """The trader's risk (breakers, state file, trips), shared across contract rolls."""
+        self.commands: OperatorCommands | None = None
         self._cached_state: RiskState | None = None
         self._cached_state_error: RiskStateError | None = None
-        self._risk_leader: ZScoreMeanReversion | None = None
-        self._control: ControlChannel | None = None
-        self._journal: FillJournal | None = None
+        self._risk_from: ZScoreMeanReversion | None = None
         self._sl_points = Decimal(0)
         self._tp_points = Decimal(0)
         self._exit_pending = False
@@ -280,12 +266,26 @@ class ZScoreMeanReversion(Strategy):
         self._deferred_exit: str | None = None  # an exit wanted while the guard held orders
         self._deferred_kind = "signal"  # its journal exit reason (EXIT_REASON tag)
 
-    def _now(self) -> datetime:
+    def now(self) -> datetime:
+        """The strategy clock's time as an aware UTC datetime."""
         return _utc(self.clock.timestamp_ns())
 
+    _now = now
+
+    @property
+    def breakers(self) -> RiskCore | None:
+        """The circuit breakers (None before ``on_start``)."""
+        return None if self.risk is None else self.risk.breakers
+
+    @property
+    def trips(self) -> list[Trip]:
+        """Every trip of the trader's risk so far, in order (for the report)."""
+        return [] if self.risk is None else self.risk.trips
+
     def share_risk_with(self, leader: ZScoreMeanReversion) -> None:
-        """Use ``leader``'s breakers: one risk state per trader, across contract rolls."""
-        self._risk_leader = leader
+        """Use ``leader``'s ``TraderRisk`` once it has started: one risk state per trader,
+        across contract rolls (the backtest's front-month expansion)."""
+        self._risk_from = leader
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -339,9 +339,9 @@ class ZScoreMeanReversion(Strategy):
 
     def on_save(self) -> dict[str, bytes]:
         """The risk state, for Nautilus's cache database (graceful restarts)."""
-        if self.breakers is None:
+        if self.risk is None:
             return {}
-        return {RISK_STATE_KEY: risk_state_to_bytes(self.breakers.state)}
+        return {RISK_STATE_KEY: risk_state_to_bytes(self.risk.state)}
 
     def on_load(self, state: dict[str, bytes]) -> None:
         """Keep the cached risk state; ``on_start`` reconciles it with the state file."""
@@ -357,7 +357,7 @@ class ZScoreMeanReversion(Strategy):
 
     def on_bar(self, bar: Bar) -> None:
         """Mark open P&L for the loss limit, then apply the signal rules to this bar's z."""
-        if self._saver.failing:
+        if self.risk.saver.failing:
             self._persist()  # keep retrying: entries stay blocked until a save works
         side = self._side()
         if side is not Side.FLAT:
@@ -407,44 +407,12 @@ class ZScoreMeanReversion(Strategy):
         return Side.FLAT
 
     def _has_working_orders(self) -> bool:
-        """True while an order of ours is open, in flight, or the last entry is still on its
-        way to the venue (INITIALIZED until the client reports it submitted: live, the next bar
-        can come first, and a second entry would double the position)."""
-        instrument_id = self.config.instrument_id
-        if self._entry_id is not None:
-            entry = self.cache.order(self._entry_id)
-            if entry is not None and entry.status == OrderStatus.INITIALIZED:
-                return True
-        return (
-            self.cache.orders_open_count(instrument_id=instrument_id, strategy_id=self.id) > 0
-            or self.cache.orders_inflight_count(instrument_id=instrument_id, strategy_id=self.id)
-            > 0
-        )
-
-    def _orphans(self) -> list[Order]:
-        """Our working orders for the instrument while flat with no market order under way:
-        stop/limit exits whose position is gone (e.g. a bracket's children adopted from IB
-        after a crash between the exit's fill and their cancels). At IB they would open a
-        position nobody decided on. Orders already being cancelled are left out."""
-        instrument_id = self.config.instrument_id
-        working = [
-            *self.cache.orders_open(instrument_id=instrument_id, strategy_id=self.id),
-            *self.cache.orders_inflight(instrument_id=instrument_id, strategy_id=self.id),
-        ]
-        if any(o.order_type == OrderType.MARKET for o in working):
-            return []  # an entry or exit is being worked: its children are not orphans
-        seen: set = set()
-        orphans = []
-        for order in working:
-            if order.client_order_id in seen or order.status == OrderStatus.PENDING_CANCEL:
-                continue
-            seen.add(order.client_order_id)
-            orphans.append(order)
-        return orphans
+        """True while an order of ours is working or the last entry is still on its way."""
+        return has_working_orders(self.cache, self.id, self.config.instrument_id, self._entry_id)
 
     def _cancel_orphans(self) -> None:
-        """Cancel the orphans (``_orphans``) at the broker, one line per order."""
-        for order in self._orphans():
+        """Cancel the orphans (``orphan_orders``) at the broker, one line per order."""
+        for order in orphan_orders(self.cache, self.id, self.config.instrument_id):
             self.log.warning(
                 f"Cancelling {order.client_order_id} ({order.side_string()} "
                 f"{order.type_string()} {order.quantity}): working while flat, its position "
@@ -458,8 +426,10 @@ class ZScoreMeanReversion(Strategy):
             return
         if self._entry_blocked_until_reset or self._has_working_orders():
             return
-        if self._saver.failing:
-            self.log.warning(f"Entry {side.name} z={z:.3f} held (reduce-only): {self._saver.error}")
+        if self.risk.saver.failing:
+            self.log.warning(
+                f"Entry {side.name} z={z:.3f} held (reduce-only): {self.risk.saver.error}"
+            )
             return
         decision = self.breakers.entry_decision(self._now())
         if not decision.allowed:
@@ -571,10 +541,10 @@ class ZScoreMeanReversion(Strategy):
         on the cache's position (flat: nothing to do)."""
         reason, self._deferred_exit = self._deferred_exit, None
         if self._side() is Side.FLAT:
-            if self.breakers.state.halted:
+            if self.risk.halted:
                 self._request_trading_state("HALTED")
             return
-        if self.breakers.state.halted:
+        if self.risk.halted:
             self._request_trading_state("REDUCING")
         self._exit(f"{reason} (deferred while IB was resyncing)", self._deferred_kind)
 
@@ -602,28 +572,49 @@ class ZScoreMeanReversion(Strategy):
             self._persist()
             self._request_trading_state("ACTIVE")
 
+    def flatten(self, reason: str) -> str:
+        """Operator flatten: cancel our orders and close the position; says what it did."""
+        self.cancel_all_orders(self.config.instrument_id)
+        was = self._side()
+        self._exit(f"flatten: {reason}", "flatten")
+        return "flat already" if was is Side.FLAT else f"flattening the {was.value} position"
+
+    def hold_reason(self) -> str | None:
+        """Why the connection guard holds every order now (None: trade on)."""
+        return self._hold_reason()
+
+    def persist(self) -> None:
+        """Save the risk state if it changed (reduce-only while that fails)."""
+        self._persist()
+
+    def apply_command(self, message: dict) -> str:
+        """Apply an operator command (kill, resume, pause, flatten); returns what it did."""
+        if self.commands is None:
+            return f"{message.get('command', '')}: not applied, the strategy has not started"
+        return self.commands.apply(message)
+
     def _start_risk(self) -> None:
-        if self._risk_leader is not None and self._risk_leader.breakers is not None:
-            self.breakers = self._risk_leader.breakers
-            self._store = self._risk_leader._store
-            self._saver = self._risk_leader._saver
-            self._risk_leader.trips_from(self)
+        """Open the trader's risk (or use the one shared with an earlier contract's instance),
+        halting when the state is unreadable, and start polling the control folder."""
+        if self._risk_from is not None and self._risk_from.risk is not None:
+            self.risk = self._risk_from.risk
             self._arm_halt_alert()
             return
-        now = self._now()
-        state, problem = self._load_risk_state()
-        self.breakers = CircuitBreakers(
+        self.risk, problem = TraderRisk.open(
             self.config.risk_limits(),
             self.config.session_schedule(),
-            state,
+            now=self._now(),
+            state_dir=self.config.state_dir,
+            trader_id=self.trader_id.value,
+            cached=self._cached_state,
+            cached_error=self._cached_state_error,
             on_trip=self._on_trip,
         )
         if problem is not None:
-            self.log.error(f"Refusing to trade: {problem}")
-            self.breakers.kill(now, f"risk state unreadable: {problem}")
+            self.log.error(f"Refusing to trade: {problem}")  # the unreadable file stays as is
         else:
             self._persist()
-        s = self.breakers.state
+        s = self.risk.state
         self.log.info(
             f"Risk state: day {s.trading_day} realized {s.realized_pnl} USD, "
             f"{s.consecutive_losses} losses in a row, paused until {s.paused_until}, "
@@ -634,33 +625,19 @@ class ZScoreMeanReversion(Strategy):
             if self.portfolio.is_flat(self.config.instrument_id):
                 self._request_trading_state("HALTED")
         self._arm_halt_alert()
+        self.commands = OperatorCommands(
+            self, self.risk, self.config.pause_minutes, self.log.warning, self.log.error
+        )
         self.msgbus.subscribe(CONTROL_TOPIC, self._on_control_message)
-        if self.config.state_dir is not None:
-            self._control = ControlChannel(self.config.state_dir, self.trader_id.value)
-            self._journal = FillJournal(self.config.state_dir, self.trader_id.value)
-            self._poll_control()
+        control = self.risk.control
+        if control is not None:
+            self.commands.poll(control)
             if self.config.control_poll_secs is not None:
                 self.clock.set_timer(
                     f"control-{self.id}",
                     timedelta(seconds=self.config.control_poll_secs),
-                    callback=on_loop(self._loop, lambda _: self._poll_control()),
+                    callback=on_loop(self._loop, lambda _: self.commands.poll(control)),
                 )
-
-    def _poll_control(self) -> None:
-        """Apply queued operator commands from the control folder, oldest first."""
-        try:
-            for command in self._control.pending():
-                who = f"{command.reason} (by {command.issued_by})"
-                result = self.apply_command(
-                    {
-                        "command": command.command,
-                        "reason": who,
-                        "reset_unreadable_state": command.reset_unreadable_state,
-                    }
-                )
-                self._control.complete(command, result)
-        except ControlChannelError as exc:
-            self.log.error(str(exc))
 
     def _on_control_message(self, message: dict) -> None:
         result = self.apply_command(message)
@@ -669,111 +646,26 @@ class ZScoreMeanReversion(Strategy):
             {"command": message.get("command"), "result": result, "source": message.get("source")},
         )
 
-    def apply_command(self, message: dict) -> str:
-        """Apply an operator command (kill, resume, pause, flatten); returns what it did."""
-        command = str(message.get("command", ""))
-        reason = str(message.get("reason") or f"{command} by operator")
-        if self.breakers is None:
-            return f"{command}: not applied, the strategy has not started"
-        now = self._now()
-        hold = self._hold_reason()
-        if command == "kill":
-            self.kill(reason)
-            result = f"halted: {reason}; flattening under REDUCING, HALTED once flat"
-            if hold is not None:
-                result = (
-                    f"halted: {reason}; no order while {hold}: the bracket at IB stays, the "
-                    "position is flattened once IB has resynced"
-                )
-        elif command == "resume" and self._store is not None and self._store.unreadable:
-            result = self._resume_unreadable(reason, bool(message.get("reset_unreadable_state")))
-        elif command == "resume":
-            self.resume(reason)
-            self.breakers.unpause(now, reason)
-            self._persist()
-            s = self.breakers.state
-            result = "resumed" + (
-                " (daily loss limit still in force today)" if s.daily_limit_hit else ""
-            )
-        elif command == "pause":
-            minutes = int(message.get("minutes") or self.config.pause_minutes or 30)
-            self.breakers.pause(now, minutes, reason)
-            self._persist()
-            result = f"entries paused for {minutes} min"
-        elif command == "flatten" and hold is not None:
-            result = (
-                f"not flattened: {hold}, the node's position may be stale. Retry once the node "
-                "has resynced, or run `quant-scalper flatten` (it reads IB's positions) after "
-                "the gateway is back; the bracket at IB protects the position meanwhile"
-            )
-        elif command == "flatten":
-            self.cancel_all_orders(self.config.instrument_id)
-            was = self._side()
-            self._exit(f"flatten: {reason}", "flatten")
-            result = "flat already" if was is Side.FLAT else f"flattening the {was.value} position"
-        else:
-            result = f"unknown command {command!r}: use kill, resume, pause or flatten"
-        self.log.warning(f"Control command {command}: {result}")
-        return result
-
-    def _resume_unreadable(self, reason: str, reset: bool) -> str:
-        """Resume over an unreadable state file only as an explicit reset (logged)."""
-        if not reset:
-            return (
-                f"not resumed: the risk state {self._store.path} is unreadable; inspect it, "
-                "then run `quant-scalper resume --reset-unreadable-state` to move it aside and "
-                "start from a fresh state (forgets today's P&L)"
-            )
-        kept = self._store.set_aside_unreadable(self._now())
-        self.log.warning(
-            f"RESET of the unreadable risk state: {self._store.path} moved to {kept}, starting "
-            f"from a fresh state ({reason}, at {self._now():%Y-%m-%d %H:%M:%S} UTC)",
-        )
-        self.resume(reason)
-        self.breakers.unpause(self._now(), reason)
-        self._persist()
-        return f"resumed after a reset: the unreadable state was moved to {kept}"
-
-    def trips_from(self, follower: ZScoreMeanReversion) -> None:
-        """Let a strategy sharing these breakers see the trips (for its report)."""
-        follower.trips = self.trips
-
-    def _load_risk_state(self) -> tuple[RiskState | None, RiskStateError | None]:
-        """The newest of the state file and the cached state; an unreadable one is a problem."""
-        from_file: RiskState | None = None
-        if self.config.state_dir is not None:
-            self._store = RiskStateStore(self.config.state_dir, self.trader_id.value)
-            self._saver = StateSaver(self._store)
-            try:
-                from_file = self._store.load()
-            except RiskStateError as exc:
-                return None, exc
-        if self._cached_state_error is not None:
-            return None, self._cached_state_error
-        candidates = [s for s in (from_file, self._cached_state) if s is not None]
-        if not candidates:
-            return None, None
-        return max(candidates, key=lambda s: s.version), None
-
     def _on_trip(self, trip: Trip) -> None:
-        self.trips.append(trip)
+        """Log and publish a trip (``TraderRisk`` keeps it in ``trips``)."""
         self.log.warning(f"Risk {trip.rule.value}: {trip.reason}")
         self.msgbus.publish(RISK_TRIP_TOPIC, trip)
 
     def _persist(self) -> None:
         """Write the risk state file when it changed; while that fails, reduce-only + alert."""
-        if self.breakers is None:
+        if self.risk is None:
             return
-        outcome = self._saver.save(self.breakers.state)
+        outcome = self.risk.persist()
+        saver = self.risk.saver
         if outcome is SaveOutcome.FAILED:
             self._alert(
-                f"{self._saver.error}. REDUCE-ONLY: no new entries until the risk state can "
+                f"{saver.error}. REDUCE-ONLY: no new entries until the risk state can "
                 "be saved (exits still work); retrying on every change and bar",
             )
         elif outcome is SaveOutcome.STILL_FAILING:
-            self.log.error(f"Still reduce-only: {self._saver.error}")
+            self.log.error(f"Still reduce-only: {saver.error}")
         elif outcome is SaveOutcome.RECOVERED:
-            self._alert(f"risk state saved again to {self._store.path}: entries allowed again")
+            self._alert(f"risk state saved again to {saver.store.path}: entries allowed again")
 
     def _alert(self, reason: str) -> None:
         """Log an error and publish it on the risk-trip topic (the Telegram actor sends it)."""
@@ -863,57 +755,35 @@ class ZScoreMeanReversion(Strategy):
         position = self.cache.position(event.position_id)
         self.log.info(f"Closed {event.position_id}: realized {event.realized_pnl}")
         if position is not None and position.is_closed:
-            self._book(closed_trade(position))
-        if self.breakers.state.halted:
+            done = self.risk.book_closed(
+                self._now(), closed_trade(position), self.config.fee_per_contract_usd
+            )
+            if done is not None:
+                self._booked(done, "now")
+        if self.risk.halted:
             self._request_trading_state("HALTED")
 
     def _book_from_journal(self) -> None:
-        """At start: replay the day's executions (IB's, written by ``quant-scalper live`` before
-        the node started, and the flatten's) into round trips and book each one not booked yet:
-        a close made while the node was down reaches the risk state, once, with its real fees.
-        """
-        if self._journal is None:
-            return
-        symbol = self.config.instrument_id.symbol.value
-        day = self.breakers.schedule.trading_day(self._now())
-        fills = [
-            f
-            for f in self._journal.pending()
-            if f.symbol == symbol and self.breakers.schedule.trading_day(f.at) == day
-        ]
-        if not fills:
-            return
-        position = self.portfolio.net_position(self.config.instrument_id)
-        bookings, notes = round_trips(fills, position, self.instrument.multiplier.as_decimal())
-        for note in notes:
-            self.log.warning(f"Replaying {symbol} executions: {note}")
-        for booking in bookings:
-            twin = booked_as_inferred(booking, self.breakers.state.booked_trades)
-            if twin is not None and booking.key not in self.breakers.state.booked_trades:
-                self.log.info(f"Execution {booking.key} was booked live as {twin}: not again")
-                continue
-            self._book_one(booking, "while the node was down")
+        """At start: book the day's executions IB made while the node was down (once each)."""
+        booked = self.risk.replay_executions(
+            self._now(),
+            self.config.instrument_id.symbol.value,
+            self.portfolio.net_position(self.config.instrument_id),
+            self.instrument.multiplier.as_decimal(),
+            self.log.warning,
+        )
+        for done in booked:
+            self._booked(done, "while the node was down")
         self._persist()
 
-    def _book(self, trade: ClosedTrade) -> None:
-        """Book a trade closed now (a no-op if its key was booked already), with the configured
-        fee for inferred fills and a flatten's real price and fee."""
-        journal = self._journal.pending() if self._journal is not None else []
-        external = match_external(trade, journal, self.breakers.state.booked_trades)
-        booking = booking_for(trade, self.config.fee_per_contract_usd, external)
-        self._book_one(booking, "now")
-
-    def _book_one(self, booking: Booking, when: str) -> None:
-        trips = self.breakers.book_closed_trade(
-            self._now(), booking.key, booking.closed_at, booking.pnl_net
-        )
-        if trips is None:
-            return
+    def _booked(self, done: Booked, when: str) -> None:
+        """Log a booked trade and act on its trips (flatten at the daily limit, persist)."""
+        b = done.booking
         self.log.warning(
-            f"Booked trade {booking.key} closed {when} at {booking.closed_at:%Y-%m-%d %H:%M:%S} "
-            f"UTC: {booking.pnl_net} USD net" + "".join(f"; {n}" for n in booking.notes),
+            f"Booked trade {b.key} closed {when} at {b.closed_at:%Y-%m-%d %H:%M:%S} "
+            f"UTC: {b.pnl_net} USD net" + "".join(f"; {n}" for n in b.notes),
         )
-        self._act_on(trips)
+        self._act_on(done.trips)
 
     def on_order_denied(self, event: OrderDenied) -> None:
         """Log the risk engine's reason; wait for a fresh signal instead of retrying."""

@@ -39,7 +39,7 @@ from quant_scalper.journal.errors import JournalError, JournalUnavailableError
 from quant_scalper.journal.writer import JournalWriter
 from quant_scalper.node_thread import node_loop, on_loop
 from quant_scalper.parameters import default
-from quant_scalper.risk.breakers import Trip
+from quant_scalper.risk.model import Trip
 from quant_scalper.risk.session import SessionSchedule, parse_clock_range, parse_clock_time
 from quant_scalper.topics import CONNECTION_TOPIC, RISK_TRIP_TOPIC
 

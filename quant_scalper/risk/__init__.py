@@ -1,12 +1,12 @@
-"""Risk controls as pure logic: session calendar, circuit breakers and their persisted state.
+"""Risk controls: session calendar, circuit breakers (the Rust core) and their persisted state.
 
 No Nautilus imports here; the strategy feeds these classes events and explicit times and acts on
 their answers (cancel, flatten, block entries, persist).
 """
 
-from quant_scalper.risk.breakers import (
+from quant_scalper.risk.core import RiskCore, SubCentAmountError
+from quant_scalper.risk.model import (
     MAX_TRIPS_KEPT,
-    CircuitBreakers,
     Decision,
     RiskLimits,
     RiskState,
@@ -38,16 +38,17 @@ __all__ = [
     "MAX_TRIPS_KEPT",
     "RISK_STATE_KEY",
     "RISK_STATE_SCHEMA_VERSION",
-    "CircuitBreakers",
     "CorruptRiskStateError",
     "Decision",
     "RiskConfigError",
+    "RiskCore",
     "RiskLimits",
     "RiskState",
     "RiskStateError",
     "RiskStateStore",
     "Rule",
     "SessionSchedule",
+    "SubCentAmountError",
     "Trip",
     "UnknownRiskStateVersionError",
     "parse_clock_range",

@@ -3,7 +3,7 @@
 A trade can reach the strategy more than once (live, then again from reconciliation or the
 cache after a restart) or only at a restart (it closed while the node was down). The strategy
 turns every closed position it sees into a ``ClosedTrade`` and books it through
-``CircuitBreakers.book_closed_trade``, which counts each key once per trading day.
+``RiskCore.book_closed_trade``, which counts each key once per trading day.
 
 Fees: Nautilus 1.231 gives fills it infers during reconciliation a commission of 0, and a fill
 found by the position check (a close made outside the node, e.g. by ``quant-scalper flatten``)

@@ -1,13 +1,31 @@
-"""The Rust risk core behind the ``CircuitBreakers`` interface: Decimal USD and datetimes in.
+"""The circuit breakers, run by the Rust core: Decimal USD and datetimes in, trips out.
 
-``RiskCore`` has the method names and semantics of ``quant_scalper.risk.breakers
-.CircuitBreakers`` and runs them in ``quant_scalper._core.RiskCore`` (rust_ext/src/risk.rs),
-the same state machine the pre-screen uses. This module only converts: Decimal USD to integer
-cents exactly (an amount with a fraction of a cent is refused with ``SubCentAmountError``, never
-rounded), aware datetimes to UTC nanoseconds, dates to ordinals, and the ``SessionSchedule``
-(which reads the exchange calendar) to the arrays the core reads: trading-day starts, session
-bounds, intraday breaks and the zone's UTC-offset changes, built for whole calendar years and
-rebuilt when a time falls outside them. Pure: no Nautilus import.
+``RiskCore`` is the strategy's one entry point to the rules; they run in
+``quant_scalper._core.RiskCore`` (rust_ext/src/risk.rs), the same state machine the pre-screen
+uses, so live, backtest and pre-screen apply one copy. The rules:
+
+- Daily loss limit: realized P&L (net of fees) + open P&L of the trading day <= -limit trips it.
+  Entries are then blocked and positions must be flattened until the next trading day.
+- Losing streak: a closed trade with ``pnl_net < 0`` counts as a loss, ``> 0`` resets the count,
+  exactly ``0`` (breakeven, after fees) does neither. The N-th loss in a row arms a pause until
+  ``now + pause_minutes`` and resets the count to 0, so the next pause needs N fresh losses.
+  A pause blocks entries only; it never forces an exit. It ends by time, across a day roll too.
+- Max holding time: a position open for ``max_holding_minutes`` or longer must be closed.
+- Session guard: no entries within ``entry_guard_minutes`` of the daily halt/an intraday break,
+  nor while closed; with ``flatten_before_halt`` positions must be closed inside that window.
+- Kill switch: ``kill`` blocks entries and forces exits until ``resume``; a new trading day does
+  not clear it, and ``resume`` does not clear a daily limit hit the same trading day.
+- Trading-day roll (17:00 CT): realized and open P&L, the losing streak, the trade count and the
+  daily-limit flag reset; the kill switch and an armed pause stay.
+
+Exits are never blocked by any rule. Time is injected (every method takes ``now``), so a
+backtest, a live node and a test see the same rules. This module only converts: Decimal USD to
+integer cents exactly (a float is refused with TypeError, an amount with a fraction of a cent
+with ``SubCentAmountError``, never rounded), aware datetimes to UTC nanoseconds, dates to
+ordinals, and the ``SessionSchedule`` (which reads the exchange calendar) to the arrays the core
+reads: trading-day starts, session bounds, intraday breaks and the zone's UTC-offset changes,
+built for whole calendar years and rebuilt when a time falls outside them. Pure: no Nautilus
+import.
 """
 
 from __future__ import annotations
@@ -19,7 +37,7 @@ from decimal import Decimal
 from typing import Any
 
 from quant_scalper._core import RiskCore as _RustRiskCore
-from quant_scalper.risk.breakers import Decision, RiskLimits, RiskState, Rule, Trip
+from quant_scalper.risk.model import Decision, RiskLimits, RiskState, Rule, Trip
 from quant_scalper.risk.session import SessionSchedule, require_aware
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -135,7 +153,7 @@ def _tz_changes(schedule: SessionSchedule, start: datetime, end: datetime) -> di
 def schedule_data(schedule: SessionSchedule, first_year: int, last_year: int) -> dict[str, Any]:
     """The arrays ``_core.RiskCore.set_schedule`` reads, covering the calendar years
     ``first_year`` through ``last_year`` (exchange time), from ``schedule`` (one source: the
-    same ``SessionSchedule`` and exchange calendar as the Python breakers)."""
+    ``SessionSchedule`` and exchange calendar the strategy's clock alerts use)."""
     first = datetime(first_year, 1, 1, tzinfo=schedule.zone)
     last = datetime(last_year + 1, 1, 1, tzinfo=schedule.zone)
     always = schedule.always_open
@@ -239,10 +257,15 @@ def state_from_core(raw: dict[str, Any]) -> RiskState:
 
 
 class RiskCore:
-    """``CircuitBreakers``' interface on the Rust core: same methods, same answers and trips.
+    """The risk rules applied to one trader's trading, with all time passed in as ``now``.
 
-    ``state`` is a snapshot (a new ``RiskState`` on each read); change the core's state only
-    through the methods or ``load_state``.
+    Typical use from a strategy: ``entry_decision(now)`` before submitting an entry;
+    ``record_mark(now, open_pnl)`` on each bar while in a position and
+    ``book_closed_trade(...)`` when one closes (flatten and cancel if a returned trip is the
+    daily limit); ``exit_reason(now, opened_at)`` to record a forced exit. Persist ``state``
+    when ``version`` moved. ``on_trip`` is called with every trip recorded. ``state`` is a
+    snapshot (a new ``RiskState`` on each read): change the core's state only through the
+    methods or ``load_state``.
     """
 
     def __init__(
@@ -316,7 +339,7 @@ class RiskCore:
                 self._on_trip(trip)
         return trips
 
-    # -- the CircuitBreakers interface ---------------------------------------------------------
+    # -- the rules -------------------------------------------------------------------------------
 
     def is_paused(self, now: datetime) -> bool:
         """True while a losing-streak pause is in force."""

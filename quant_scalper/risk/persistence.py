@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from quant_scalper.risk.breakers import RiskState
+from quant_scalper.risk.model import RiskState
 from quant_scalper.risk.state_store import RiskStateError, RiskStateStore
 
 
@@ -37,9 +37,13 @@ class StateSaver:
         """True while the last save attempt failed: no new entries."""
         return self.error is not None
 
+    def pending(self, version: int) -> bool:
+        """True when a state of ``version`` is not on disk yet (or a save is being retried)."""
+        return self.store is not None and (version != self._saved_version or self.failing)
+
     def save(self, state: RiskState) -> SaveOutcome:
         """Write ``state`` if its version is not on disk yet (retrying after a failure)."""
-        if self.store is None or (state.version == self._saved_version and not self.failing):
+        if not self.pending(state.version):
             return SaveOutcome.UNCHANGED
         was_failing = self.failing
         try:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from quant_scalper.errors import QuantScalperError
-from quant_scalper.risk.breakers import MAX_TRIPS_KEPT, RiskState, Rule, Trip
+from quant_scalper.risk.model import MAX_TRIPS_KEPT, RiskState, Rule, Trip
 from quant_scalper.risk.state_folder import (
     UnsafeStateFolderError,
     ensure_private_dir,
@@ -142,6 +142,9 @@ class _Reader:
             raise self.fail(f"field {key!r} is not a decimal number: {value!r}") from None
         if not amount.is_finite():
             raise self.fail(f"field {key!r} must be a finite amount, got {value!r}")
+        if amount.scaleb(2) != amount.scaleb(2).to_integral_value():
+            # The risk core counts whole cents; rounding a stored P&L would change a limit.
+            raise self.fail(f"field {key!r} has a fraction of a cent: {value!r}")
         return amount
 
     def datetime_or_none(self, obj: dict[str, Any], key: str, where: str = "") -> datetime | None:

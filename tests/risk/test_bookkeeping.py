@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from quant_scalper.risk import CircuitBreakers, RiskLimits, RiskState, RiskStateStore
+from quant_scalper.risk import RiskCore, RiskLimits, RiskState, RiskStateStore
 from quant_scalper.risk.bookkeeping import (
     ClosedTrade,
     ExternalFill,
@@ -106,7 +106,7 @@ def test_flatten_fill_replaces_the_inferred_price_and_fee() -> None:
 
 
 def test_book_closed_trade_counts_each_key_once_and_only_for_today() -> None:
-    cb = CircuitBreakers(RiskLimits(max_consecutive_losses=50))
+    cb = RiskCore(RiskLimits(max_consecutive_losses=50))
     assert cb.book_closed_trade(T0, "e2", T0, Decimal("-51.24")) == []
     assert cb.book_closed_trade(T0, "e2", T0, Decimal("-51.24")) is None
     yesterday = T0 - timedelta(days=1)
@@ -166,7 +166,7 @@ def test_a_busy_day_keeps_every_booked_key() -> None:
     """The soak's double count: with 1,070 round trips in one trading day the 1,000-key cap
     evicted the first keys, and a restart's replay booked those trades again. Now a day of one
     trade a minute (1,380) keeps them all, and a replay of the first books nothing."""
-    cb = CircuitBreakers(RiskLimits(max_consecutive_losses=10_000, daily_loss_limit=Decimal(10**6)))
+    cb = RiskCore(RiskLimits(max_consecutive_losses=10_000, daily_loss_limit=Decimal(10**6)))
     for i in range(1_400):
         assert cb.book_closed_trade(T0, f"e{i}", T0, Decimal("1.00")) == []
     assert cb.book_closed_trade(T0, "e0", T0, Decimal("1.00")) is None

@@ -11,8 +11,8 @@ import pytest
 from quant_scalper.errors import QuantScalperError
 from quant_scalper.risk import (
     MAX_TRIPS_KEPT,
-    CircuitBreakers,
     RiskConfigError,
+    RiskCore,
     RiskLimits,
     RiskState,
     Rule,
@@ -31,8 +31,8 @@ MON_10 = ct(2024, 3, 11, 10, 0)  # Monday 2024-03-11 10:00 CDT, far from the hal
 D = Decimal
 
 
-def breakers(**limit_overrides: object) -> CircuitBreakers:
-    return CircuitBreakers(RiskLimits(**limit_overrides))  # type: ignore[arg-type]
+def breakers(**limit_overrides: object) -> RiskCore:
+    return RiskCore(RiskLimits(**limit_overrides))  # type: ignore[arg-type]
 
 
 # -- limits ----------------------------------------------------------------------------------
@@ -248,7 +248,7 @@ def test_zero_minute_pause_records_the_streak_but_blocks_nothing() -> None:
 
 def test_max_holding_time_forces_an_exit_and_is_recorded_once() -> None:
     seen: list[Trip] = []
-    cb = CircuitBreakers(RiskLimits(), on_trip=seen.append)
+    cb = RiskCore(RiskLimits(), on_trip=seen.append)
     opened = ct(2024, 3, 11, 8, 0)
     assert cb.exit_reason(opened + timedelta(minutes=119, seconds=59), opened) is None
     reason = cb.exit_reason(opened + timedelta(minutes=120), opened)
@@ -403,7 +403,7 @@ def test_version_moves_on_durable_changes_only() -> None:
 
 def test_trips_are_bounded_but_on_trip_sees_them_all() -> None:
     seen: list[Trip] = []
-    cb = CircuitBreakers(on_trip=seen.append)
+    cb = RiskCore(on_trip=seen.append)
     for i in range(MAX_TRIPS_KEPT + 10):
         cb.kill(MON_10, f"press {i}")
     assert len(seen) == MAX_TRIPS_KEPT + 10
@@ -418,6 +418,6 @@ def test_a_loaded_state_keeps_its_rules() -> None:
         halt_reason="risk state unreadable",
         halted_at=MON_10,
     )
-    cb = CircuitBreakers(RiskLimits(), state=state)
-    assert cb.state is state
+    cb = RiskCore(RiskLimits(), state=state)
+    assert cb.state == state  # a snapshot of the core's copy
     assert not cb.entry_decision(MON_10 + timedelta(hours=1)).allowed

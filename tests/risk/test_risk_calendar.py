@@ -15,8 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from quant_scalper.risk import RiskLimits
-from quant_scalper.risk.breakers import CircuitBreakers
+from quant_scalper.risk import RiskCore, RiskLimits
 from quant_scalper.risk.session import CME_EQUITY_INDEX, DEFAULT_CALENDAR, SessionSchedule
 
 CT = ZoneInfo("America/Chicago")
@@ -83,7 +82,7 @@ def test_new_year_2027_closed() -> None:
 
 def test_daily_loss_roll_skips_the_closure() -> None:
     """The breakers' trading day (the daily loss limit's reset) follows the calendar."""
-    breakers = CircuitBreakers(RiskLimits(), schedule=S)
+    breakers = RiskCore(RiskLimits(), schedule=S)
     breakers.roll_trading_day(ct(2026, 12, 24, 10).astimezone(UTC))
     assert breakers.state.trading_day == date(2026, 12, 24)
     breakers.roll_trading_day(ct(2026, 12, 25, 10).astimezone(UTC))

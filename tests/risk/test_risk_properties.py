@@ -10,13 +10,15 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quant_scalper.risk import (
     CME_EQUITY_INDEX,
     CME_EQUITY_INDEX_2013,
-    CircuitBreakers,
+    CorruptRiskStateError,
+    RiskCore,
     RiskLimits,
     RiskState,
     RiskStateStore,
@@ -132,7 +134,7 @@ def test_no_entry_is_ever_allowed_while_a_breaker_holds(
     start: datetime,
     ops: list[tuple[int, tuple[str, Decimal]]],
 ) -> None:
-    cb = CircuitBreakers(risk_limits, schedule)
+    cb = RiskCore(risk_limits, schedule)
     now = start
     opened_at: datetime | None = None
     for seconds, (kind, amount) in ops:
@@ -177,7 +179,12 @@ aware_times = st.datetimes(
     # keeps UTC, so such inputs are not real round-trip failures.
     allow_imaginary=False,
 )
-any_money = st.decimals(allow_nan=False, allow_infinity=False, places=4)
+# Whole cents: the risk core counts cents, and a state with a fraction of a cent is corrupt
+# (``test_a_sub_cent_amount_is_never_read`` below).
+any_money = st.decimals(allow_nan=False, allow_infinity=False, places=2)
+sub_cent_money = st.decimals(allow_nan=False, allow_infinity=False, places=4).filter(
+    lambda d: d != d.quantize(Decimal("0.01"))
+)
 states = st.builds(
     RiskState,
     trading_day=st.one_of(st.none(), st.dates()),
@@ -224,6 +231,14 @@ def test_any_state_round_trips_through_bytes(state: RiskState, halted_reason: st
     if halted_reason is not None:
         state.halted, state.halt_reason = True, halted_reason
     assert risk_state_from_bytes(risk_state_to_bytes(state)) == _in_utc(state)
+
+
+@FAST
+@given(state=states, amount=sub_cent_money, field=st.sampled_from(["realized_pnl", "open_pnl"]))
+def test_a_sub_cent_amount_is_never_read(state: RiskState, amount: Decimal, field: str) -> None:
+    """A fraction of a cent in a stored P&L is corrupt (the node starts halted), never rounded."""
+    with pytest.raises(CorruptRiskStateError, match="fraction of a cent"):
+        risk_state_from_bytes(risk_state_to_bytes(dataclasses.replace(state, **{field: amount})))
 
 
 @settings(max_examples=25, deadline=None)  # each example fsyncs: keep the count small

@@ -13,8 +13,8 @@ import pytest
 from quant_scalper.errors import QuantScalperError
 from quant_scalper.risk import (
     RISK_STATE_KEY,
-    CircuitBreakers,
     CorruptRiskStateError,
+    RiskCore,
     RiskLimits,
     RiskState,
     RiskStateError,
@@ -68,10 +68,10 @@ def test_empty_state_round_trips() -> None:
 
 
 def test_nautilus_on_save_on_load_shape() -> None:
-    cb = CircuitBreakers(RiskLimits())
+    cb = RiskCore(RiskLimits())
     cb.kill(NOW, "manual stop")
     saved: dict[str, bytes] = {RISK_STATE_KEY: risk_state_to_bytes(cb.state)}
-    restored = CircuitBreakers(RiskLimits(), state=risk_state_from_bytes(saved[RISK_STATE_KEY]))
+    restored = RiskCore(RiskLimits(), state=risk_state_from_bytes(saved[RISK_STATE_KEY]))
     assert restored.state == cb.state
     assert not restored.entry_decision(NOW + timedelta(days=1)).allowed
 
