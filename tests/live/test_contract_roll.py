@@ -41,6 +41,7 @@ from tests.live.test_node_e2e import STEP, _bracket_working, _ready
 OFFSET = 8  # harness and paper config: CME's roll date
 BOOK = f"live:{TRADER_ID}"
 FEE = Decimal("0.62")
+ROOT = {"contract_month": None}  # trade the front month of MES.CME (the harness pins one)
 
 
 def _upcoming_roll() -> tuple[str, str, datetime]:
@@ -108,7 +109,7 @@ def test_roll_flattens_the_old_contract_and_the_restart_trades_the_new_one(
     path = tmp_path / "state" / TRADER_ID / "journal.sqlite"
     state_path = tmp_path / "state" / TRADER_ID / "risk_state.json"
     with _peer(moment - timedelta(minutes=10)) as peer:
-        config = write_config(tmp_path, peer.port)
+        config = write_config(tmp_path, peer.port, instrument=ROOT)
         node = start_node(config)
         _ready(peer, node)
         assert f"trading {old}.CME" in node.text() and f"then {new}" in node.text()
@@ -174,7 +175,7 @@ def test_a_node_started_after_the_roll_moment_never_trades_the_old_contract(
 ) -> None:
     old, new, moment = roll
     with _peer(moment + timedelta(minutes=1)) as peer:  # the exchange is past the roll already
-        node = start_node(write_config(tmp_path, peer.port))
+        node = start_node(write_config(tmp_path, peer.port, instrument=ROOT))
         _ready(peer, node)
         assert f"trading {old}.CME" in node.text()  # the machine's calendar: still front
         peer.push(*scenario.entry_path())  # an entry signal, on bars after the roll moment
@@ -196,7 +197,7 @@ def test_a_position_left_on_the_old_contract_stops_the_start_with_what_to_do(
             tmp_path / "state", TRADER_ID, RollRecord("MES", old, year, month, moment.isoformat())
         )
         peer.set_position(old, 1, 4995.0)
-        node = start_node(write_config(tmp_path, peer.port))
+        node = start_node(write_config(tmp_path, peer.port, instrument=ROOT))
         assert _exited(node, 60) == 2, node.text()[-3000:]
         assert f"refusing to start on {new}: IB holds {old} +1" in node.text()
         assert "quant-scalper flatten" in node.text()
