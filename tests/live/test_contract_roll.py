@@ -138,6 +138,9 @@ def test_roll_flattens_the_old_contract_and_the_restart_trades_the_new_one(
             STEP,
             f"a long {new} with its bracket",
         )
+        status = restarted.wait_status(lambda s: s["positions"], STEP, f"the node to hold {new}")
+        # warmed up on the new contract's own bars: none of the old one's reached the strategy
+        assert status["bars_received"] <= len(scenario.entry_path()), status
         peer.push(candles_from_closes([scenario.DROP])[0], scenario.take_profit_candle())
         snap = peer.wait_until(lambda s: not s.positions, STEP, "the target to fill")
         trades = wait_for(
