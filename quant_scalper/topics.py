@@ -28,3 +28,7 @@ HEALTH_TOPIC = "quant_scalper.health"
 
 HEALTH_ALERT_TOPIC = "quant_scalper.health.alert"
 """str payload: a health alert (latency over budget, event-loop lag, RSS growth), for Telegram."""
+
+ROLL_TOPIC = "quant_scalper.contract_roll"
+"""dict payload ``{"from": instrument id, "to": instrument id}``: the front month's roll is
+done (past its roll moment, flat, no working orders); ``live.node`` stops for the restart."""

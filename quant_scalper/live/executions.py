@@ -6,6 +6,10 @@ database holds the order: the loss would never reach the risk state. ``quant-sca
 therefore reads IB's executions of the traded contract with the node's own client id (IB shows
 a client the executions of its own orders) before building the node, and writes them to
 ``<state_dir>/<trader_id>/fills/``; the strategy replays them at start (``risk.bookkeeping``).
+
+The same session reads the account's positions: a node trading the front month refuses to
+start while IB holds a position in an older contract of the root (a roll that did not finish,
+see ``live.roll``), since nothing would manage it.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ def journal_ib_executions(
                 f"{timeout:g} s to read the day's executions: is that client id in use?"
             )
         executions = session.read_executions(contract.root, timeout)
+        positions = session.read_positions(timeout) if contract.trade_until is not None else {}
     except QuantScalperError as exc:
         raise LiveRunError(f"cannot read IB's executions before starting: {exc}") from exc
     finally:
@@ -85,4 +90,27 @@ def journal_ib_executions(
         )
         count += 1
     echo(f"quant-scalper live: {count} execution(s) of {local_symbol} today at IB, journaled")
+    _refuse_roll_leftovers(contract, positions)
     return count
+
+
+def _refuse_roll_leftovers(contract: LiveContract, positions: dict[int, tuple]) -> None:
+    """LiveRunError when IB holds a position in an older contract of the traded root."""
+    from quant_scalper.instruments import parse_contract_symbol
+    from quant_scalper.live.roll import leftover_message, leftover_positions
+
+    held = {}
+    for ib_contract, qty in positions.values():
+        symbol = ib_contract.localSymbol or ""
+        if ib_contract.symbol != contract.root or ib_contract.secType != "FUT" or not symbol:
+            continue
+        try:
+            month = parse_contract_symbol(symbol, decade_hint=contract.year)
+        except QuantScalperError:
+            continue
+        expiry = str(ib_contract.lastTradeDateOrContractMonth or "")
+        year = int(expiry[:4]) if expiry[:4].isdigit() else month.year
+        held[symbol] = (year, month.month, Decimal(str(qty)))
+    leftovers = leftover_positions(contract.root, (contract.year, contract.month), held)
+    if leftovers:
+        raise LiveRunError(leftover_message(contract.root, contract.local_symbol, leftovers))

@@ -10,7 +10,10 @@ The order matters, because of how Nautilus 1.231's IB client behaves:
    with a clear message if the handshake never completes (wrong client id, API not enabled);
 4. the trading-state bridge is installed on the kernel's risk engine (the kill switch);
 5. ``node.run()`` until SIGINT/SIGTERM, then a graceful stop: the bracket orders stay working
-   at IB (``flatten_on_stop`` is off), the risk state is on disk (and in Redis if configured).
+   at IB (``flatten_on_stop`` is off), the risk state is on disk (and in Redis if configured);
+   or until the front month's roll is done (``live.roll``): flat on the old contract, the roll
+   is recorded and the process exits with ``ROLL_EXIT_CODE`` so the supervisor restarts it on
+   the next contract.
 
 After a dropped connection the adapter reconnects by itself (5 s, then 5 s x 2^n up to 300 s,
 plus jitter) and resubscribes. ``live.connection`` publishes every change of the connection on
@@ -41,6 +44,7 @@ from quant_scalper.live.config import LiveSettings, RedisSettings, mask_account
 from quant_scalper.live.connection import start_connection_watch, stop_connection_watch
 from quant_scalper.live.contract import LiveContract
 from quant_scalper.live.errors import GatewayUnreachableError, LiveRunError
+from quant_scalper.live.roll import ROLL_EXIT_CODE
 from quant_scalper.live.watchdog import start_watchdog, stop_watchdog, trading_ready
 from quant_scalper.parameters import session_fields, strategy_fields, value_of
 
@@ -54,6 +58,8 @@ JOURNAL_ACTOR_PATH = "quant_scalper.journal.recorder:JournalRecorder"
 JOURNAL_CONFIG_PATH = "quant_scalper.journal.recorder:JournalRecorderConfig"
 HEALTH_ACTOR_PATH = "quant_scalper.live.health:NodeHealth"
 HEALTH_CONFIG_PATH = "quant_scalper.live.health:NodeHealthConfig"
+ROLL_ACTOR_PATH = "quant_scalper.live.roll_watch:RollWatch"
+ROLL_CONFIG_PATH = "quant_scalper.live.roll_watch:RollWatchConfig"
 
 
 def probe_gateway(host: str, port: int, timeout: float) -> int:
@@ -192,7 +198,33 @@ def strategy_config(settings: LiveSettings, contract: LiveContract) -> dict[str,
     config["resync_secs"] = resync_secs(settings)
     config.setdefault("fee_per_contract_usd", default_fee_per_contract())
     config.setdefault("subscribe_quote_ticks", True)
+    if contract.trade_until is not None:  # the front month: no entries, flat from its roll
+        config["trade_until"] = _iso(contract.trade_until)
     return config
+
+
+def _iso(moment: Any) -> str:
+    """An aware datetime as ISO-8601 UTC (``2026-12-09T23:00:00Z``)."""
+    from datetime import UTC
+
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def roll_actor_config(contract: LiveContract) -> Any:
+    """The roll watch of a front-month contract (``live.roll_watch``)."""
+    from nautilus_trader.common.config import ImportableActorConfig
+
+    venue = contract.instrument_id.split(".", 1)[1]
+    return ImportableActorConfig(
+        actor_path=ROLL_ACTOR_PATH,
+        config_path=ROLL_CONFIG_PATH,
+        config={
+            "instrument_id": contract.instrument_id,
+            "bar_type": contract.bar_type,
+            "trade_until": _iso(contract.trade_until),
+            "next_instrument_id": f"{contract.next_symbol}.{venue}",
+        },
+    )
 
 
 def default_fee_per_contract() -> str:
@@ -343,6 +375,7 @@ def build_node_config(settings: LiveSettings, contract: LiveContract) -> Any:
                 config=health_actor_config(settings, contract),
             ),
             *([journal_actor_config(settings, contract)] if settings.journal.enabled else []),
+            *([roll_actor_config(contract)] if contract.trade_until is not None else []),
             *([telegram_actor(settings)] if settings.telegram is not None else []),
         ],
         save_state=settings.redis is not None,
@@ -502,6 +535,11 @@ def _run_locked(
         f"{mask_account(ib.account_id)} via {ib.host}:{ib.port} (API v{version}), "
         f"client id {ib.client_id}; trading {contract.instrument_id} "
         f"(expires {contract.expiry}) on {contract.bar_type}; trader {settings.trader_id}"
+        + (
+            f"; front month until {_iso(contract.trade_until)}, then {contract.next_symbol}"
+            if contract.trade_until is not None
+            else ""
+        )
     )
     if settings.redis is not None:
         probe_redis(settings.redis)
@@ -520,15 +558,22 @@ def _run_locked(
         watch = start_connection_watch(node, ib.host, ib.port, ib.client_id)
         ready = trading_ready(node, ib.host, ib.port, ib.client_id)
         notifier, heartbeat = start_watchdog(node.kernel.loop, ready)  # systemd Type=notify
+        rolled = watch_roll(node, settings, contract)
         try:
             node.run()
         except KeyboardInterrupt:
-            flatten = bool(value_of(settings.strategy, "flatten_on_stop"))
-            echo(
-                "quant-scalper live: stopping ("
-                + ("flattening first" if flatten else "working orders stay at IB")
-                + ")"
-            )
+            if rolled:
+                echo(
+                    f"quant-scalper live: contract roll: flat on {contract.local_symbol}, "
+                    f"restarting on {contract.next_symbol} (exit {ROLL_EXIT_CODE})"
+                )
+            else:
+                flatten = bool(value_of(settings.strategy, "flatten_on_stop"))
+                echo(
+                    "quant-scalper live: stopping ("
+                    + ("flattening first" if flatten else "working orders stay at IB")
+                    + ")"
+                )
         finally:
             try:
                 stop_watchdog(notifier, heartbeat)
@@ -539,7 +584,33 @@ def _run_locked(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return 0
+    return ROLL_EXIT_CODE if rolled else 0
+
+
+def watch_roll(node: Any, settings: LiveSettings, contract: LiveContract) -> list[str]:
+    """On ``ROLL_TOPIC`` (the roll watch: past the roll moment and flat), write the roll
+    record and stop the node as SIGTERM would; returns a list that holds the contract rolled
+    to once that happened (empty for pinned contracts)."""
+    from quant_scalper.live.roll import RollRecord, write_record
+    from quant_scalper.topics import ROLL_TOPIC
+
+    rolled: list[str] = []
+    if contract.trade_until is None or contract.next_month is None:
+        return rolled
+
+    def _on_roll(message: dict[str, str]) -> None:
+        if rolled:
+            return
+        year, month = contract.next_month
+        at = _iso(contract.trade_until)
+        record = RollRecord(contract.root, contract.local_symbol, year, month, at)
+        write_record(settings.state_dir, settings.trader_id, record)
+        rolled.append(str(message.get("to")))
+        # the graceful-stop path of SIGTERM (install_stop_signals), with its deadline
+        node.kernel.loop.call_soon(signal.raise_signal, signal.SIGTERM)
+
+    node.kernel.msgbus.subscribe(ROLL_TOPIC, _on_roll)
+    return rolled
 
 
 def install_stop_signals(node: Any, stop_timeout_secs: float) -> None:

@@ -227,6 +227,9 @@ class IBPeer:
         The date contracts are resolved on (front month, expiry); default: today (UTC).
     history : dict[str, list[TimedCandle]], optional
         Historical bars served to non-streaming ``reqHistoricalData`` (by local symbol).
+    market_start : datetime, optional
+        The virtual minute of the first pushed bar (default: the current minute). A later start
+        replays a chosen moment, e.g. the minutes before a contract roll.
 
     """
 
@@ -237,6 +240,7 @@ class IBPeer:
         today: date | None = None,
         history: dict[str, list[TimedCandle]] | None = None,
         commission_per_contract: float = 0.62,
+        market_start: datetime | None = None,
     ) -> None:
         self.account = account
         self.host = "127.0.0.1"
@@ -244,7 +248,7 @@ class IBPeer:
         self.today = today or datetime.now(UTC).date()
         self.history = dict(history or {})
         self.broker = Broker(account, self._route, commission_per_contract)
-        self.market = LiveMarket()
+        self.market = LiveMarket(market_start)
         self.requests: list[RequestRecord] = []
         self.history_pacing: tuple[int, float] | None = None  # (max requests, per seconds)
         self._history_times: list[float] = []

@@ -43,7 +43,10 @@ def write_config(tmp: Path, port: int, **sections: dict[str, Any]) -> Path:
             "request_timeout_secs": 10,
             "build_timeout_secs": 30,
         },
-        "instrument": {"roll_offset_days": 8, "contract_month": None},
+        # Pinned to today's front month: the peer's virtual minutes run ahead of the wall clock
+        # (a 300-bar replay is 5 hours), and crossing the real roll moment would roll the node
+        # mid-test. tests/live/test_contract_roll.py trades the root (contract_month: None).
+        "instrument": {"roll_offset_days": 8, "contract_month": pinned_front_month()},
         "strategy": {
             "instrument_id": "MES.CME",
             "bar_type": "MES.CME-1-MINUTE-LAST-EXTERNAL",
@@ -88,6 +91,15 @@ def write_config(tmp: Path, port: int, **sections: dict[str, Any]) -> Path:
     path = tmp / "live.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
+
+
+def pinned_front_month() -> str:
+    """Today's MES front month (offset 8) as ``instrument.contract_month`` (``2026-12``)."""
+    from quant_scalper.instruments import front_month
+    from quant_scalper.live.roll import trading_day
+
+    year, month = front_month("MES", trading_day(), 8)
+    return f"{year:04d}-{month:02d}"
 
 
 def node_env() -> dict[str, str]:

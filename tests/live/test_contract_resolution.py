@@ -47,7 +47,7 @@ def test_live_config_with_an_expired_contract_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IB_ACCOUNT_ID", ACCOUNT)
-    config = write_config(tmp_path, 4002)
+    config = write_config(tmp_path, 4002, instrument={"contract_month": None})
     settings = load_live_settings(
         config,
         [
