@@ -771,6 +771,7 @@ class ZScoreMeanReversion(Strategy):
             self.portfolio.net_position(self.config.instrument_id),
             self.instrument.multiplier.as_decimal(),
             self.log.warning,
+            others_flat=self.config.trade_until is not None,  # front month: a roll's close
         )
         for done in booked:
             self._booked(done, "while the node was down")

@@ -51,7 +51,9 @@ def journal_ib_executions(
     timeout: float = 15.0,
 ) -> int:
     """Write IB's executions of ``contract`` (node's client id) to the fill journal; returns
-    how many. Raises LiveRunError when IB cannot list them (the node must not start blind)."""
+    how many. A front-month node also journals the day's executions of the root's other
+    contracts (the roll's close of the old one may have filled while no node ran).
+    Raises LiveRunError when IB cannot list them (the node must not start blind)."""
     from quant_scalper.live.flatten import _Session
 
     ib = settings.ib
@@ -74,13 +76,19 @@ def journal_ib_executions(
         session.close(reader)
     journal = FillJournal(settings.state_dir, settings.trader_id)
     count = 0
+    others = 0
     for exec_id, (ib_contract, execution, fee) in executions.items():
-        if (ib_contract.localSymbol or ib_contract.symbol) != local_symbol:
-            continue
+        symbol = ib_contract.localSymbol or ib_contract.symbol
+        if symbol != local_symbol:
+            if contract.trade_until is None:
+                continue  # a pinned contract: another month is not this node's business
+            others += 1  # an older front month's close (the roll): replayed as flat
+        else:
+            count += 1
         journal.record(
             ExternalFill(
                 exec_id=exec_id,
-                symbol=local_symbol,
+                symbol=symbol,
                 buy=execution.side == "BOT",
                 quantity=Decimal(str(execution.shares)),
                 price=Decimal(str(execution.price)),
@@ -88,8 +96,10 @@ def journal_ib_executions(
                 at=parse_ib_time(execution.time),
             )
         )
-        count += 1
-    echo(f"quant-scalper live: {count} execution(s) of {local_symbol} today at IB, journaled")
+    echo(
+        f"quant-scalper live: {count} execution(s) of {local_symbol} today at IB, journaled"
+        + (f" (and {others} of older {contract.root} contracts)" if others else "")
+    )
     _refuse_roll_leftovers(contract, positions)
     return count
 

@@ -21,6 +21,7 @@ from quant_scalper.control import ControlChannel
 from quant_scalper.risk.bookkeeping import (
     Booking,
     ClosedTrade,
+    ExternalFill,
     booked_as_inferred,
     booking_for,
     match_external,
@@ -133,22 +134,38 @@ class TraderRisk:
         position: Decimal,
         multiplier: Decimal,
         log: Callable[[str], None],
+        *,
+        others_flat: bool = False,
     ) -> list[Booked]:
         """At start: turn the trading day's executions of ``symbol`` in the fill journal (IB's,
         written before the node started, and the flatten's) into round trips and book each one
         not booked yet, so a close made while the node was down reaches the risk state once,
-        with its real fees. ``log`` gets one line per note or skipped twin."""
+        with its real fees. With ``others_flat`` (a front-month node after a roll) the day's
+        executions of the journal's other contracts are replayed too, as ending flat (the node
+        refuses to start while IB holds an older contract). ``log`` gets one line per note."""
         if self.journal is None:
             return []
         schedule = self.breakers.schedule
         day = schedule.trading_day(now)
-        fills = [
-            f
-            for f in self.journal.pending()
-            if f.symbol == symbol and schedule.trading_day(f.at) == day
-        ]
-        if not fills:
-            return []
+        by_symbol: dict[str, list[ExternalFill]] = {}
+        for fill in self.journal.pending():
+            if (fill.symbol == symbol or others_flat) and schedule.trading_day(fill.at) == day:
+                by_symbol.setdefault(fill.symbol, []).append(fill)
+        booked: list[Booked] = []
+        for name in sorted(by_symbol, key=lambda n: (n == symbol, n)):  # older contracts first
+            end = position if name == symbol else Decimal(0)
+            booked += self._replay(now, name, by_symbol[name], end, multiplier, log)
+        return booked
+
+    def _replay(
+        self,
+        now: datetime,
+        symbol: str,
+        fills: list[ExternalFill],
+        position: Decimal,
+        multiplier: Decimal,
+        log: Callable[[str], None],
+    ) -> list[Booked]:
         bookings, notes = round_trips(fills, position, multiplier)
         for note in notes:
             log(f"Replaying {symbol} executions: {note}")

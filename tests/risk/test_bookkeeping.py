@@ -171,3 +171,45 @@ def test_a_busy_day_keeps_every_booked_key() -> None:
         assert cb.book_closed_trade(T0, f"e{i}", T0, Decimal("1.00")) == []
     assert cb.book_closed_trade(T0, "e0", T0, Decimal("1.00")) is None
     assert cb.state.realized_pnl == Decimal("1400.00")
+
+
+def test_a_roll_close_filled_while_the_node_was_down_is_booked_once(tmp_path: Path) -> None:
+    """The roll's market close of the old contract filled while no node ran (a crash between
+    the order and its fill): the new contract's node replays the old contract's executions as
+    ending flat and books that round trip once; the new contract's own replay is unchanged.
+    Without ``others_flat`` (a pinned contract) other months are left alone."""
+    from dataclasses import replace
+
+    from quant_scalper.risk import SessionSchedule
+    from quant_scalper.risk.fill_journal import FillJournal
+    from quant_scalper.risk.trader_risk import TraderRisk
+
+    journal = FillJournal(tmp_path, "TRADER-001")
+    old = [fill("o1", True, "5000.00", 1), fill("o2", False, "4990.00", 2)]  # -50 - 1.24
+    new = [fill("n1", False, "5010.00", 5)]  # the new contract's open short, still open
+    for f in old:
+        journal.record(replace(f, symbol="MESZ6"))
+    for f in new:
+        journal.record(replace(f, symbol="MESH7"))
+    now = T0 + timedelta(minutes=10)
+
+    def opened(others_flat: bool) -> tuple[TraderRisk, list[str]]:
+        risk, problem = TraderRisk.open(
+            RiskLimits(), SessionSchedule(), now=now, state_dir=tmp_path, trader_id="TRADER-001"
+        )
+        assert problem is None
+        lines: list[str] = []
+        booked = risk.replay_executions(
+            now, "MESH7", Decimal(-1), MES, lines.append, others_flat=others_flat
+        )
+        assert [b.booking.key.split("@")[0] for b in booked] == (["o2"] if others_flat else [])
+        return risk, lines
+
+    risk, lines = opened(others_flat=True)
+    assert risk.state.realized_pnl == Decimal("-51.24")
+    assert lines == []
+    again = risk.replay_executions(now, "MESH7", Decimal(-1), MES, lines.append, others_flat=True)
+    assert again == [] and risk.state.realized_pnl == Decimal("-51.24")
+
+    pinned, _ = opened(others_flat=False)
+    assert pinned.state.realized_pnl == Decimal(0)
