@@ -845,8 +845,9 @@ class ZScoreMeanReversion(Strategy):
     # -- events ------------------------------------------------------------------------------
 
     def on_position_opened(self, event: PositionOpened) -> None:
-        """Arm the max-holding-time alert for the new position."""
+        """Flatten if the entry lost a bracket child; arm the max-holding-time alert."""
         self._exit_pending = False
+        self._flatten_if_unprotected()
         if self.config.max_holding_minutes is None:
             return
         opened_at = _utc(event.ts_opened)
@@ -948,6 +949,21 @@ class ZScoreMeanReversion(Strategy):
             # Refused before the entry filled: the entry would open a position unprotected.
             self._alert_refused_child(order, str(event.reason), "cancelling its entry")
             self.cancel_order(parent)
+
+    def _flatten_if_unprotected(self) -> None:
+        """A position whose entry's stop or target was refused before the fill (the market
+        entry filled before our cancel reached IB) is flattened, with an alert."""
+        entry = self.cache.order(self._entry_id) if self._entry_id is not None else None
+        if entry is None or not entry.linked_order_ids:
+            return
+        for child_id in entry.linked_order_ids:
+            child = self.cache.order(child_id)
+            if child is not None and child.status in (OrderStatus.REJECTED, OrderStatus.DENIED):
+                self._alert_refused_child(
+                    child, "before the fill", "the position is open: flattening"
+                )
+                self._exit(f"protective order {child_id} refused: flattening", "refused_child")
+                return
 
     def _alert_refused_child(self, order: Order, reason: str, action: str) -> None:
         """Alert (log + ``RISK_TRIP_TOPIC``: Telegram, journal) on a refused bracket child."""

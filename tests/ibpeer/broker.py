@@ -186,7 +186,8 @@ class Broker:
         self.reject_reason: str | None = None
         self.rejected: list[PeerOrder] = []
         self.refuse_next: Refusal | None = None  # the next entry (family root), once
-        self.refuse_child: tuple[str, Refusal] | None = None  # (STP/LMT, how), once
+        self.refuse_child: tuple[str, Refusal, bool] | None = None  # (STP/LMT, how, at
+        # submission: before the parent fills; else when it fills), once
         self.fill_parts = 1  # executions per market order (quantity permitting)
         self._perm_ids = itertools.count(1_000_001)
         self._exec_ids = itertools.count(1)
@@ -303,7 +304,7 @@ class Broker:
                 if child.status == "PendingSubmit":
                     if root.status == "Filled":
                         self._activate_child(child)
-                    else:
+                    elif not self._refused_child(child, at_submit=True):
                         child.set_status("PreSubmitted")
                         self.sink(OrderUpdate(child))
         elif root.status == "Unknown":  # never created at IB: neither are its children
@@ -350,12 +351,20 @@ class Broker:
         order.set_status(refusal.status)
         self.sink(OrderUpdate(order))
 
+    def _refused_child(self, child: PeerOrder, at_submit: bool) -> bool:
+        """Refuse ``child`` if ``refuse_child`` asks for it at this moment (once)."""
+        if self.refuse_child is None:
+            return False
+        order_type, refusal, on_submit = self.refuse_child
+        if order_type != child.order_type or on_submit != at_submit:
+            return False
+        self.refuse_child = None
+        self._refuse(child, refusal)
+        return True
+
     def _activate_child(self, child: PeerOrder) -> None:
         """A bracket child goes live (its parent filled), unless told to refuse it."""
-        if self.refuse_child is not None and self.refuse_child[0] == child.order_type:
-            refusal = self.refuse_child[1]
-            self.refuse_child = None
-            self._refuse(child, refusal)
+        if self._refused_child(child, at_submit=False):
             return
         child.set_status("Submitted")
         self.sink(OrderUpdate(child))

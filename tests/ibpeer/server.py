@@ -327,10 +327,16 @@ class IBPeer:
         self._call(setattr, self.broker, "refuse_next", Refusal(code, message, status))
 
     def refuse_child(
-        self, order_type: str, code: int, message: str, status: str | None = "Inactive"
+        self,
+        order_type: str,
+        code: int,
+        message: str,
+        status: str | None = "Inactive",
+        at_submit: bool = False,
     ) -> None:
-        """Refuse the next bracket child of ``order_type`` (STP, LMT) when its parent fills."""
-        how = (order_type, Refusal(code, message, status))
+        """Refuse the next bracket child of ``order_type`` (STP, LMT) when its parent fills, or
+        with ``at_submit`` as it arrives (its market parent then fills at once, as at IB)."""
+        how = (order_type, Refusal(code, message, status), at_submit)
         self._call(setattr, self.broker, "refuse_child", how)
 
     def fill_in_parts(self, parts: int) -> None:

@@ -318,3 +318,36 @@ def test_partial_fills_of_entry_and_exit_book_one_round_trip(run: Run) -> None:
     assert len(journal_fills) == len(snap.fills)  # every execution once
     assert len({f["trade_id"] for f in journal_fills}) == len(journal_fills)
     peer.fill_in_parts(1)
+
+
+def test_stop_refused_before_the_market_entry_fills_still_flattens(run: Run) -> None:
+    """IB refuses the stop as it arrives and the market entry fills at once, before the
+    node's cancel of the entry can reach IB: the position opens without its stop; the node
+    alerts and flattens when the position opens."""
+    peer, node, tape = run.peer, run.node, run.tape
+    fills_before = len(peer.snapshot().fills)
+    alerts = len(_rows(run.journal, schema.breaker_events))
+    peer.refuse_child(
+        "STP",
+        201,
+        "Order rejected - reason:The stop price is outside the price band (peer, at submit)",
+        at_submit=True,
+    )
+    tape.signal()
+    snap = peer.wait_until(
+        lambda s: len(s.fills) == fills_before + 2 and not s.positions and not s.working,
+        STEP,
+        "the entry filled and flattened at the peer",
+    )
+    assert [f[1:3] for f in snap.fills[fills_before:]] == [("BOT", SIZE), ("SLD", SIZE)]
+    node.wait_log(r"refused by IB \(.*at submit\)\): cancelling its entry", STEP)
+    node.wait_log(r"refused by IB \(before the fill\): the position is open: flattening", STEP)
+    _flat_and_idle(run)
+    wait_for(
+        lambda: len(_rows(run.journal, schema.breaker_events)) >= alerts + 2,
+        STEP,
+        "both alerts in the journal",
+        node,
+    )
+    tape.calm(8)
+    tape.sync()
