@@ -27,6 +27,7 @@ from nautilus_trader.trading.strategy import Strategy
 
 from quant_scalper.config import parse_utc_timestamp
 from quant_scalper.indicators import ZScore
+from quant_scalper.live.ib_errors import explain_refusal
 from quant_scalper.live.latency import signal_stamp
 from quant_scalper.node_thread import node_loop, on_loop
 from quant_scalper.operator_commands import OperatorCommands
@@ -736,8 +737,9 @@ class ZScoreMeanReversion(Strategy):
     # -- events ------------------------------------------------------------------------------
 
     def on_position_opened(self, event: PositionOpened) -> None:
-        """Arm the max-holding-time alert for the new position."""
+        """Flatten if the entry lost a bracket child; arm the max-holding-time alert."""
         self._exit_pending = False
+        self._flatten_if_unprotected()
         if self.config.max_holding_minutes is None:
             return
         opened_at = _utc(event.ts_opened)
@@ -796,20 +798,52 @@ class ZScoreMeanReversion(Strategy):
 
     def _after_refusal(self, event: OrderDenied | OrderRejected, why: str) -> None:
         order = self.cache.order(event.client_order_id)
+        hint = explain_refusal(str(event.reason))
+        advice = f" {hint.line()}." if hint is not None else ""
         self.log.error(
-            f"Order {event.client_order_id} {why}. No retry: entries resume after |z| <= exit_z."
+            f"Order {event.client_order_id} {why}.{advice} No retry: entries resume after "
+            "|z| <= exit_z."
         )
         self._entry_blocked_until_reset = True
         self._exit_pending = False
-        if (
-            order is not None
-            and order.parent_order_id is not None
-            and self._side() is not Side.FLAT
-        ):
+        if order is None or order.parent_order_id is None:
+            return
+        if self._side() is not Side.FLAT:
             # A stop or target child refused while its entry filled: never sit unprotected.
+            self._alert_refused_child(order, str(event.reason), "the position is open: flattening")
             self._exit(
                 f"protective order {order.client_order_id} refused: flattening", "refused_child"
             )
+            return
+        parent = self.cache.order(order.parent_order_id)
+        if parent is not None and (parent.is_open or parent.is_inflight):
+            # Refused before the entry filled: the entry would open a position unprotected.
+            self._alert_refused_child(order, str(event.reason), "cancelling its entry")
+            self.cancel_order(parent)
+
+    def _flatten_if_unprotected(self) -> None:
+        """A position whose entry's stop or target was refused before the fill (the market
+        entry filled before our cancel reached IB) is flattened, with an alert."""
+        entry = self.cache.order(self._entry_id) if self._entry_id is not None else None
+        if entry is None or not entry.linked_order_ids:
+            return
+        for child_id in entry.linked_order_ids:
+            child = self.cache.order(child_id)
+            if child is not None and child.status in (OrderStatus.REJECTED, OrderStatus.DENIED):
+                self._alert_refused_child(
+                    child, "before the fill", "the position is open: flattening"
+                )
+                self._exit(f"protective order {child_id} refused: flattening", "refused_child")
+                return
+
+    def _alert_refused_child(self, order: Order, reason: str, action: str) -> None:
+        """Alert (log + ``RISK_TRIP_TOPIC``: Telegram, journal) on a refused bracket child."""
+        text = (
+            f"protective {order.type_string()} {order.client_order_id} of entry "
+            f"{order.parent_order_id} refused by IB ({reason}): {action}"
+        )
+        self.log.error(text)
+        self.msgbus.publish(RISK_TRIP_TOPIC, Trip(self._now(), Rule.ORDER_REFUSED, text))
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -37,6 +37,7 @@ class Rule(StrEnum):
     DAY_ROLL = "day_roll"
     MANUAL_PAUSE = "manual_pause"
     STATE_UNWRITABLE = "state_unwritable"
+    ORDER_REFUSED = "order_refused"  # a bracket child refused by the broker (live; not a core rule)
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,7 @@ _TRIP_TITLES = {
     Rule.RESUME: "RESET resumed",
     Rule.DAY_ROLL: "RESET new trading day",
     Rule.MANUAL_PAUSE: "PAUSE",
+    Rule.ORDER_REFUSED: "ORDER REFUSED",
 }
 
 

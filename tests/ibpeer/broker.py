@@ -12,7 +12,11 @@ strategy relies on at IB:
 - market orders fill at the bid/ask, limits and stops against each new candle's range (a gap
   through the level fills at the open);
 - positions net per contract with IB's ``avgCost`` (price x multiplier); commission per
-  contract; realized P&L on closing fills.
+  contract; realized P&L on closing fills;
+- faults on request: the next entry refused with any IB code (``Refusal``: then ``Inactive``,
+  ``Cancelled`` or no status at all, as for an order IB never created), a bracket child
+  refused when its parent fills, and market orders filled in several executions
+  (``fill_parts``), each one tick worse than the last, as when a market order walks the book.
 
 State lives here, not in the server, so it survives the peer being "killed" and restarted
 (IB keeps your orders and positions when the gateway restarts).
@@ -34,6 +38,18 @@ from tests.ibpeer.contracts import FutureContract
 OPEN_STATUSES = ("PendingSubmit", "PreSubmitted", "Submitted")
 SUPPORTED_TYPES = ("MKT", "LMT", "STP")
 REJECT_CODE = 201
+TICK = 0.25  # MES and ES
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """How the peer refuses an order: IB's error code and text, then the ``orderStatus`` IB
+    sends (``Inactive``, ``Cancelled``) or None: no status at all (IB never created the order,
+    e.g. 200 "No security definition"; the children get the same error)."""
+
+    code: int
+    message: str
+    status: str | None = "Inactive"
 
 
 @dataclass
@@ -50,6 +66,7 @@ class PeerOrder:
     avg_fill_price: float = 0.0
     transmitted: bool = False
     history: list[str] = field(default_factory=list)
+    refused_with: tuple[int, str] = (0, "")  # the error code and text of a refusal
 
     @property
     def action(self) -> str:
@@ -168,6 +185,10 @@ class Broker:
         self.ask: float | None = None
         self.reject_reason: str | None = None
         self.rejected: list[PeerOrder] = []
+        self.refuse_next: Refusal | None = None  # the next entry (family root), once
+        self.refuse_child: tuple[str, Refusal, bool] | None = None  # (STP/LMT, how, at
+        # submission: before the parent fills; else when it fills), once
+        self.fill_parts = 1  # executions per market order (quantity permitting)
         self._perm_ids = itertools.count(1_000_001)
         self._exec_ids = itertools.count(1)
         self._next_ids: dict[int, int] = {}
@@ -281,10 +302,16 @@ class Broker:
         if root.status in (*OPEN_STATUSES, "Filled"):
             for child in self._descendants(root):
                 if child.status == "PendingSubmit":
-                    child.set_status("Submitted" if root.status == "Filled" else "PreSubmitted")
-                    self.sink(OrderUpdate(child))
-                    if child.status == "Submitted":
-                        self._try_fill_at_quote(child)
+                    if root.status == "Filled":
+                        self._activate_child(child)
+                    elif not self._refused_child(child, at_submit=True):
+                        child.set_status("PreSubmitted")
+                        self.sink(OrderUpdate(child))
+        elif root.status == "Unknown":  # never created at IB: neither are its children
+            for child in self._descendants(root):
+                if child.status == "PendingSubmit":
+                    child.set_status("Unknown")
+                    self.sink(OrderError(child.client_id, child.order_id, *root.refused_with))
         else:
             for child in self._descendants(root):
                 if child.status == "PendingSubmit":
@@ -293,6 +320,10 @@ class Broker:
             self._try_fill_at_quote(root)
 
     def _activate_root(self, order: PeerOrder) -> None:
+        if self.refuse_next is not None:
+            refusal, self.refuse_next = self.refuse_next, None
+            self._refuse(order, refusal)
+            return
         reason = self._rejection(order)
         if reason is not None:
             order.set_status("Inactive")
@@ -308,6 +339,36 @@ class Broker:
             return
         order.set_status("Submitted")
         self.sink(OrderUpdate(order))
+
+    def _refuse(self, order: PeerOrder, refusal: Refusal) -> None:
+        """Send IB's error for ``order``, then its status (none: IB never created it)."""
+        self.rejected.append(order)
+        order.refused_with = (refusal.code, refusal.message)
+        self.sink(OrderError(order.client_id, order.order_id, refusal.code, refusal.message))
+        if refusal.status is None:
+            order.set_status("Unknown")
+            return
+        order.set_status(refusal.status)
+        self.sink(OrderUpdate(order))
+
+    def _refused_child(self, child: PeerOrder, at_submit: bool) -> bool:
+        """Refuse ``child`` if ``refuse_child`` asks for it at this moment (once)."""
+        if self.refuse_child is None:
+            return False
+        order_type, refusal, on_submit = self.refuse_child
+        if order_type != child.order_type or on_submit != at_submit:
+            return False
+        self.refuse_child = None
+        self._refuse(child, refusal)
+        return True
+
+    def _activate_child(self, child: PeerOrder) -> None:
+        """A bracket child goes live (its parent filled), unless told to refuse it."""
+        if self._refused_child(child, at_submit=False):
+            return
+        child.set_status("Submitted")
+        self.sink(OrderUpdate(child))
+        self._try_fill_at_quote(child)
 
     def _rejection(self, order: PeerOrder) -> str | None:
         if self.reject_reason is not None:
@@ -409,15 +470,38 @@ class Broker:
                 self._fill(order, touch)
 
     def _fill(self, order: PeerOrder, price: float) -> None:
-        qty = order.remaining
+        """Fill what remains: market orders in ``fill_parts`` executions, each a tick worse."""
+        parts = self._parts(order)
+        worse = TICK if order.action == "BUY" else -TICK
+        for k, qty in enumerate(parts):
+            self._execute(order, qty, price + k * worse)
+        for sibling in self._siblings(order):
+            self._cancel(sibling)
+        for child in self._descendants(order):
+            if child.status == "PreSubmitted":
+                self._activate_child(child)
+
+    def _parts(self, order: PeerOrder) -> list[Decimal]:
+        remaining = order.remaining
+        n = min(self.fill_parts, int(remaining)) if order.order_type == "MKT" else 1
+        if n <= 1:
+            return [remaining]
+        size = Decimal(int(remaining) // n)
+        return [size] * (n - 1) + [remaining - size * (n - 1)]
+
+    def _execute(self, order: PeerOrder, qty: Decimal, price: float) -> None:
+        """One execution of ``qty`` at ``price``: position, fees, the fill and the status."""
         signed = qty if order.action == "BUY" else -qty
         realized = self._apply_position(order.contract, signed, price)
         commission = float(qty) * self.commission_per_contract
         self.commissions += commission
         if realized is not None:
             self.realized += realized
-        order.avg_fill_price = price
-        order.filled = order.quantity
+        cum = order.filled + qty
+        order.avg_fill_price = (
+            order.avg_fill_price * float(order.filled) + price * float(qty)
+        ) / float(cum)
+        order.filled = cum
         fill = Fill(
             exec_id=f"0000e1a7.{next(self._exec_ids):08d}.01.01",
             order=order,
@@ -427,20 +511,14 @@ class Broker:
             time=self.clock(),
             commission=commission,
             realized_pnl=realized,
-            cum_qty=order.quantity,
-            avg_price=price,
+            cum_qty=cum,
+            avg_price=order.avg_fill_price,
         )
         self.fills.append(fill)
-        order.set_status("Filled")
+        if order.remaining == 0:
+            order.set_status("Filled")
         self.sink(fill)
         self.sink(OrderUpdate(order))
-        for sibling in self._siblings(order):
-            self._cancel(sibling)
-        for child in self._descendants(order):
-            if child.status == "PreSubmitted":
-                child.set_status("Submitted")
-                self.sink(OrderUpdate(child))
-                self._try_fill_at_quote(child)
 
     def _apply_position(
         self, contract: FutureContract, signed_qty: Decimal, price: float

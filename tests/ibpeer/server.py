@@ -3,7 +3,8 @@
 The server runs its own event loop in a daemon thread, so a test (or ``python -m tests.ibpeer``)
 drives it through thread-safe methods: ``start``/``stop`` (a gateway restart: sockets dropped,
 orders and positions kept), ``push`` (a new market minute), ``play`` (accelerated replay),
-``reject_orders``, ``send_error`` (1100/1102), ``snapshot`` and ``wait_until``.
+``reject_orders``, ``refuse_next`` / ``refuse_child`` (any IB error code), ``fill_in_parts``
+(partial fills), ``send_error`` (1100/1102), ``snapshot`` and ``wait_until``.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ from tests.ibpeer.broker import (
     OrderUpdate,
     PeerOrder,
     PeerPosition,
+    Refusal,
 )
 from tests.ibpeer.contracts import FutureContract, parse_local_symbol, resolve
 from tests.ibpeer.market import Candle, LiveMarket, TimedCandle
@@ -120,6 +122,8 @@ class Snapshot:
     requests: tuple[RequestRecord, ...]
     sessions: tuple[int | None, ...]  # connected client ids
     bars_pushed: int
+    realized: float = 0.0  # the account's realized P&L of closing fills (USD, before fees)
+    commissions: float = 0.0  # every fill's commission (USD)
 
     @property
     def working(self) -> tuple[OrderView, ...]:
@@ -320,6 +324,28 @@ class IBPeer:
     def reject_orders(self, reason: str | None) -> None:
         """Reject every new order with this reason (error 201); None accepts again."""
         self._call(setattr, self.broker, "reject_reason", reason)
+
+    def refuse_next(self, code: int, message: str, status: str | None = "Inactive") -> None:
+        """Refuse the next entry (and so its bracket) with IB error ``code``, then ``status``
+        (None: no status, as for an order IB never created; its children get the same error)."""
+        self._call(setattr, self.broker, "refuse_next", Refusal(code, message, status))
+
+    def refuse_child(
+        self,
+        order_type: str,
+        code: int,
+        message: str,
+        status: str | None = "Inactive",
+        at_submit: bool = False,
+    ) -> None:
+        """Refuse the next bracket child of ``order_type`` (STP, LMT) when its parent fills, or
+        with ``at_submit`` as it arrives (its market parent then fills at once, as at IB)."""
+        how = (order_type, Refusal(code, message, status), at_submit)
+        self._call(setattr, self.broker, "refuse_child", how)
+
+    def fill_in_parts(self, parts: int) -> None:
+        """Fill market orders in ``parts`` executions (1: whole), each one tick worse."""
+        self._call(setattr, self.broker, "fill_parts", parts)
 
     def send_error(self, code: int, message: str) -> None:
         """Send a connection-level notice (id -1), e.g. 1100 lost / 1102 restored."""
@@ -862,6 +888,8 @@ class IBPeer:
             requests=tuple(self.requests),
             sessions=tuple(s.client_id for s in self._sessions),
             bars_pushed=len(self.market.bars),
+            realized=self.broker.realized,
+            commissions=self.broker.commissions,
         )
 
 
