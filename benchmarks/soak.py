@@ -418,7 +418,19 @@ def main() -> int:
         help="exec_engine open/position check interval in s, as configs/live.paper.yaml "
         "(0: off, like the test harness)",
     )
+    parser.add_argument(
+        "--faults",
+        default=",".join(FAULTS),
+        help="comma-separated fault kinds to draw from (default: all); without node_kill one "
+        "node process lives the whole run, so its RSS growth is measured end to end",
+    )
     args = parser.parse_args()
+    faults = tuple(k.strip() for k in args.faults.split(",") if k.strip())
+    unknown = sorted(set(faults) - set(FAULTS))
+    if unknown or not faults:
+        parser.error(
+            f"--faults: unknown {unknown or 'empty list'}; choose from {', '.join(FAULTS)}"
+        )
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     report = run_soak(
         args.minutes,
@@ -431,6 +443,7 @@ def main() -> int:
         watchdog_secs=args.watchdog_secs,
         folder=args.folder,
         exec_checks=args.exec_checks or None,
+        faults=faults,
     )
     print(format_report(report))
     return 1 if report.violations else 0

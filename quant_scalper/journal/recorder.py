@@ -124,6 +124,13 @@ class JournalRecorder(Actor):
         self._known_children: dict[str, tuple[str | None, tuple[str, str | None], list]] = {}
         self.errors = 0
 
+    queue_name = "journal"  # the health actor exports queue_depth() under this name
+
+    def queue_depth(self) -> tuple[int, int] | None:
+        """(rows not yet written, rows dropped) for metrics; None while no writer runs."""
+        writer = self.writer
+        return None if writer is None else (writer.pending(), writer.stats.dropped)
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     def on_start(self) -> None:

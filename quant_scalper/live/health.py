@@ -18,6 +18,7 @@ import os
 import time
 import tracemalloc
 from collections import Counter
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -93,7 +94,24 @@ class HealthMonitor:
         self.rss_now = rss_bytes()
         self.last_bar_ts_init: int | None = None
         self.bars = 0
+        self.queues: dict[str, Callable[[], tuple[int, int] | None]] = {}
         self._alerting: set[str] = set()
+
+    def watch_queue(self, name: str, depth: Callable[[], tuple[int, int] | None]) -> None:
+        """Export a queue's (depth, dropped); ``depth`` must not block (a qsize, counters)."""
+        self.queues[name] = depth
+
+    def queue_depths(self) -> dict[str, dict[str, int]]:
+        """``{name: {"depth": n, "dropped": n}}`` of the watched queues that are running."""
+        out: dict[str, dict[str, int]] = {}
+        for name, depth in list(self.queues.items()):
+            try:
+                figures = depth()
+            except Exception:  # a queue being torn down: skip it this time
+                continue
+            if figures is not None:
+                out[name] = {"depth": figures[0], "dropped": figures[1]}
+        return out
 
     def on_loop_lag(self, lag_ns: int) -> str | None:
         """One lateness sample of the event loop; an alert text when it crosses the limit."""
@@ -161,6 +179,7 @@ class HealthMonitor:
                 "loop_lag": {**self.loop_lag.summary(), "max_us": self.loop_lag_max_ns / 1e3},
                 "bars": self.bars,
                 "last_bar_age_secs": None if age is None else round(age, 3),
+                "queues": self.queue_depths(),
             },
         }
 
@@ -377,3 +396,19 @@ def health_actor_config(settings: Any, contract: Any) -> dict[str, Any]:
         "warmup_secs": metrics.warmup_secs,
         "tracemalloc": metrics.tracemalloc,
     }
+
+
+def watch_queues(actors: Iterable[Any]) -> int:
+    """Point the node's health actor at every actor with a ``queue_name`` and ``queue_depth``
+    (journal recorder, Telegram); returns how many. Called once the node is built."""
+    health = next((a for a in actors if isinstance(a, NodeHealth)), None)
+    if health is None:
+        return 0
+    n = 0
+    for actor in actors:
+        name = getattr(actor, "queue_name", None)
+        depth = getattr(actor, "queue_depth", None)
+        if isinstance(name, str) and callable(depth):
+            health.monitor.watch_queue(name, depth)
+            n += 1
+    return n

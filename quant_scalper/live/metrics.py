@@ -77,6 +77,17 @@ class HealthCollector(Collector):
             ("bars", "Bars received", monitor.bars),
         ):
             yield CounterMetricFamily(f"{PREFIX}_{name}", doc, value=value)
+        depth = GaugeMetricFamily(
+            f"{PREFIX}_queue_depth", "Items queued, not yet written/sent", labels=["queue"]
+        )
+        dropped = CounterMetricFamily(
+            f"{PREFIX}_queue_dropped", "Items dropped (queue full or refused)", labels=["queue"]
+        )
+        for name, figures in monitor.queue_depths().items():
+            depth.add_metric([name], figures["depth"])
+            dropped.add_metric([name], figures["dropped"])
+        yield depth
+        yield dropped
         alerts = CounterMetricFamily(f"{PREFIX}_health_alerts", "Health alerts", labels=["kind"])
         for kind, n in monitor.alerts.items():
             alerts.add_metric([kind], n)

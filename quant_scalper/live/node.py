@@ -452,6 +452,7 @@ def build_node(settings: LiveSettings, contract: LiveContract) -> Any:
     )
     from nautilus_trader.live.node import TradingNode
 
+    from quant_scalper.live.health import watch_queues
     from quant_scalper.trading_state import install_trading_state_bridge
 
     node = TradingNode(config=build_node_config(settings, contract))
@@ -461,6 +462,7 @@ def build_node(settings: LiveSettings, contract: LiveContract) -> Any:
     with _watchdog(settings.ib.build_timeout_secs, _session_timeout_message(settings)):
         node.build()
     install_trading_state_bridge(node.kernel.msgbus, node.kernel.risk_engine)
+    watch_queues(node.trader.actors())
     return node
 
 

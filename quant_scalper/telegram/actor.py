@@ -231,6 +231,12 @@ class TelegramAlerts(Actor):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    queue_name = "telegram"  # the health actor exports queue_depth() under this name
+
+    def queue_depth(self) -> tuple[int, int] | None:
+        """The outbox's (messages queued, dropped) for metrics; None when not sending."""
+        return self._delivery.queue_depth()
+
     def on_start(self) -> None:
         """Pick the mode, start the threads (live), subscribe, arm timers, announce the start."""
         self.mode = self._resolve_mode()

@@ -171,6 +171,11 @@ class Delivery:
         """The outbox's counters, None when not sending."""
         return self._outbox.stats() if self._outbox is not None else None
 
+    def queue_depth(self) -> tuple[int, int] | None:
+        """The outbox's (queued, dropped) without its lock; None when not sending."""
+        outbox = self._outbox
+        return outbox.depth() if outbox is not None else None
+
     def close(self, flush_secs: float) -> None:
         """Stop polling, flush queued alerts for up to ``flush_secs``, stop the threads."""
         if self._poller is not None:

@@ -134,6 +134,11 @@ class Outbox:
                 healthy=self._healthy,
             )
 
+    def depth(self) -> tuple[int, int]:
+        """(messages queued, messages dropped) read without the lock, for metrics: a scrape
+        never waits on the sender thread (each read is atomic; the pair may be one apart)."""
+        return len(self._items), self._dropped_full + self._dropped_refused
+
     def close(self, flush_secs: float = 0.0) -> OutboxStats:
         """Stop taking messages, try to deliver the rest for up to ``flush_secs``, then stop."""
         deadline = time.monotonic() + max(flush_secs, 0.0)

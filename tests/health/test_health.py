@@ -14,11 +14,15 @@ from pathlib import Path
 import pytest
 
 from quant_scalper.errors import ConfigError
+from quant_scalper.journal import rows
+from quant_scalper.journal.db import open_journal
+from quant_scalper.journal.writer import JournalWriter
 from quant_scalper.live.config import MetricsSettings, live_settings_from_mapping
 from quant_scalper.live.health import HealthMonitor, rss_bytes
 from quant_scalper.live.latency import signal_stamp
 from quant_scalper.live.metrics import start_metrics_server
 from quant_scalper.live.watchdog import Notifier, heartbeat, watchdog_interval
+from quant_scalper.telegram.outbox import Outbox
 
 
 def test_alerts_fire_once_per_episode() -> None:
@@ -73,6 +77,38 @@ def test_metrics_endpoint_serves_latency_and_health_on_localhost() -> None:
     assert "quant_scalper_position 1.0" in text
     assert "quant_scalper_day_realized_pnl_usd -12.34" in text
     assert "quant_scalper_rss_bytes" in text
+
+
+def test_journal_and_telegram_queue_depths_in_the_summary_and_on_metrics(tmp_path: Path) -> None:
+    # A real writer holding rows (inline mode: nothing drains them) and a real outbox whose
+    # sender never started: both full, one item dropped each.
+    writer = JournalWriter(open_journal(str(tmp_path / "journal.sqlite")), 3, threaded=False)
+    for i in range(4):
+        writer.put("node_status", rows.status_row("live:T", ts_ns=i, payload={"i": i}))
+    outbox = Outbox(lambda chat, text: None, capacity=2)
+    for i in range(3):
+        outbox.put(1, f"m{i}")
+    source = _Source()
+    source.monitor.watch_queue("journal", lambda: (writer.pending(), writer.stats.dropped))
+    source.monitor.watch_queue("telegram", outbox.depth)
+    source.monitor.watch_queue("stopped", lambda: None)  # not running: left out
+    assert source.monitor.summary(0)["health"]["queues"] == {
+        "journal": {"depth": 3, "dropped": 1},
+        "telegram": {"depth": 2, "dropped": 1},
+    }
+    server = start_metrics_server(source, "127.0.0.1", 0)
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/metrics"
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+        writer.journal.dispose()
+    assert 'quant_scalper_queue_depth{queue="journal"} 3.0' in text
+    assert 'quant_scalper_queue_dropped_total{queue="journal"} 1.0' in text
+    assert 'quant_scalper_queue_depth{queue="telegram"} 2.0' in text
+    assert 'quant_scalper_queue_dropped_total{queue="telegram"} 1.0' in text
+    assert 'queue="stopped"' not in text
 
 
 def test_metrics_port_taken_is_an_oserror() -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from tests.ibpeer import IBPeer
 from tests.live import scenario
 from tests.live.harness import LiveNode, wait_for, write_config
+from tests.telegram.peer import TOKEN, BotPeer
 
 BOOT = 60.0
 STEP = 20.0
@@ -42,9 +43,13 @@ def test_latency_metrics_and_watchdog_of_a_running_node(
         return any(text in m for m in messages)
 
     port = _free_port()
-    config = write_config(tmp_path, peer.port, metrics={"port": port})
+    bot = BotPeer().start()  # the Telegram actor sends: its outbox queue is exported too
+    telegram = {"mode": "send", "api_url": bot.url, "commands": False}
+    config = write_config(tmp_path, peer.port, metrics={"port": port}, telegram=telegram)
+    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHAT_ID": "111"}
     node = start_node(
-        config, env={"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "400000"}
+        config,
+        env={"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "400000", **env},
     )
     try:
         wait_for(lambda: _received("READY=1"), BOOT, "READY=1 from the node", node)
@@ -66,11 +71,16 @@ def test_latency_metrics_and_watchdog_of_a_running_node(
         assert status["health"]["orders"]["submitted"] >= 3  # entry, stop, target
         assert status["health"]["rss_bytes"] > 0
         assert status["health"]["loop_lag"]["count"] > 0
+        queues = status["health"]["queues"]
+        assert queues["journal"]["dropped"] == 0 and queues["telegram"]["dropped"] == 0
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
         text = text.decode()
         assert 'quant_scalper_latency_seconds_count{stage="decision_to_submit"} 1.0' in text
         assert 'quant_scalper_order_events_total{outcome="filled"}' in text
         assert "quant_scalper_position 1.0" in text
+        assert 'quant_scalper_queue_depth{queue="journal"}' in text
+        assert 'quant_scalper_queue_dropped_total{queue="journal"} 0.0' in text
+        assert 'quant_scalper_queue_depth{queue="telegram"}' in text
         beats = sum(m == "WATCHDOG=1" for m in messages)
         time.sleep(1.0)
         _received("WATCHDOG=1")
@@ -79,3 +89,4 @@ def test_latency_metrics_and_watchdog_of_a_running_node(
         wait_for(lambda: _received("STOPPING=1"), 5, "STOPPING=1")
     finally:
         notify.close()
+        bot.close()
