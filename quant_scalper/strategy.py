@@ -23,6 +23,7 @@ from nautilus_trader.model.events import (
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Price
+from nautilus_trader.model.orders import Order
 from nautilus_trader.trading.strategy import Strategy
 
 from quant_scalper.config import parse_utc_timestamp
@@ -64,7 +65,7 @@ from quant_scalper.topics import (
     TRADING_STATE_TOPIC,
 )
 from quant_scalper.trade_booking import closed_trade
-from quant_scalper.working_orders import has_working_orders, orphan_orders
+from quant_scalper.working_orders import has_working_orders, orphan_orders, refused_child
 
 
 class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
@@ -824,17 +825,12 @@ class ZScoreMeanReversion(Strategy):
     def _flatten_if_unprotected(self) -> None:
         """A position whose entry's stop or target was refused before the fill (the market
         entry filled before our cancel reached IB) is flattened, with an alert."""
-        entry = self.cache.order(self._entry_id) if self._entry_id is not None else None
-        if entry is None or not entry.linked_order_ids:
-            return
-        for child_id in entry.linked_order_ids:
-            child = self.cache.order(child_id)
-            if child is not None and child.status in (OrderStatus.REJECTED, OrderStatus.DENIED):
-                self._alert_refused_child(
-                    child, "before the fill", "the position is open: flattening"
-                )
-                self._exit(f"protective order {child_id} refused: flattening", "refused_child")
-                return
+        child = refused_child(self.cache, self._entry_id)
+        if child is not None:
+            self._alert_refused_child(child, "before the fill", "the position is open: flattening")
+            self._exit(
+                f"protective order {child.client_order_id} refused: flattening", "refused_child"
+            )
 
     def _alert_refused_child(self, order: Order, reason: str, action: str) -> None:
         """Alert (log + ``RISK_TRIP_TOPIC``: Telegram, journal) on a refused bracket child."""

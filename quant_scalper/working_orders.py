@@ -52,3 +52,16 @@ def orphan_orders(
         seen.add(order.client_order_id)
         orphans.append(order)
     return orphans
+
+
+def refused_child(cache: Cache, entry_id: ClientOrderId | None) -> Order | None:
+    """The entry's stop or target that the venue refused (REJECTED/DENIED), if any: a
+    position opened by that entry sits with one side unprotected."""
+    entry = cache.order(entry_id) if entry_id is not None else None
+    if entry is None or not entry.linked_order_ids:
+        return None
+    for child_id in entry.linked_order_ids:
+        child = cache.order(child_id)
+        if child is not None and child.status in (OrderStatus.REJECTED, OrderStatus.DENIED):
+            return child
+    return None
