@@ -145,7 +145,9 @@ def _flat_and_idle(run: Run) -> dict:
     """Wait until node and peer are flat with nothing working; returns the node's status."""
     run.peer.wait_until(lambda s: not s.positions and not s.working, STEP, "flat at the peer")
     return run.node.wait_status(
-        lambda s: not s["positions"] and not s["open_orders"], STEP, "the node flat and idle"
+        lambda s: not s["positions"] and not s["open_orders"] and not s["orders_in_flight"],
+        STEP,
+        "the node flat and idle (no order working or on its way)",
     )
 
 
