@@ -106,6 +106,14 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("control_poll_secs", "node", "int", None, "kill/resume poll interval", yaml=False),
     Parameter("trade_until", "node", "timestamp", None, "contract's last bar (rolls)", yaml=False),
     Parameter("resync_secs", "node", "int", None, "connection guard hold", yaml=False),
+    Parameter(
+        "resync_position_sync",
+        "node",
+        "bool",
+        False,
+        "connection guard also waits for IB's position to match (live)",
+        yaml=False,
+    ),
 )
 
 BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}

@@ -60,6 +60,7 @@ from quant_scalper.topics import (
     CONNECTION_TOPIC,
     CONTROL_RESULT_TOPIC,
     CONTROL_TOPIC,
+    POSITION_SYNC_TOPIC,
     RISK_TRIP_TOPIC,
     SIGNAL_TIMING_TOPIC,
     TRADING_STATE_TOPIC,
@@ -147,6 +148,9 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
         connection is down (``CONNECTION_TOPIC``) and for this many seconds after it is back,
         so the position check can correct the cached position first (the bracket at the broker
         protects the position meanwhile). None (backtests) turns it off.
+    resync_position_sync : bool, default False
+        Live: a resync also lasts until IB's position has been seen equal to the node's
+        (``POSITION_SYNC_TOPIC``, published by ``live.position_sync``).
 
     """
 
@@ -177,6 +181,7 @@ class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
     control_poll_secs: PositiveInt | None = default("control_poll_secs")
     trade_until: str | None = default("trade_until")
     resync_secs: PositiveInt | None = default("resync_secs")
+    resync_position_sync: bool = default("resync_position_sync")
     fee_per_contract_usd: Decimal | None = default("fee_per_contract_usd")
 
     def risk_limits(self) -> RiskLimits:
@@ -264,7 +269,7 @@ class ZScoreMeanReversion(Strategy):
             until = parse_utc_timestamp("trade_until", config.trade_until)
             self._trade_until_ns = (until - _EPOCH) // timedelta(microseconds=1) * 1_000
         self._rolled = False
-        self.guard = ConnectionGuard(config.resync_secs)
+        self.guard = ConnectionGuard(config.resync_secs, config.resync_position_sync)
         self._deferred_exit: str | None = None  # an exit wanted while the guard held orders
         self._deferred_kind = "signal"  # its journal exit reason (EXIT_REASON tag)
 
@@ -316,6 +321,8 @@ class ZScoreMeanReversion(Strategy):
             self._cancel_orphans()  # live restart: children adopted from IB with no position
         if self.guard.enabled:
             self.msgbus.subscribe(CONNECTION_TOPIC, self._on_connection)
+            if self.guard.position_sync:
+                self.msgbus.subscribe(POSITION_SYNC_TOPIC, self._on_position_sync)
         self.register_indicator_for_bars(self.config.bar_type, self.zscore)
         self.subscribe_bars(self.config.bar_type)
         if self.config.subscribe_quote_ticks:
@@ -518,7 +525,17 @@ class ZScoreMeanReversion(Strategy):
             self.log.warning(
                 f"IB reconnected: holding orders {self.config.resync_secs} s more while the "
                 "position check resyncs the position with IB"
+                + (", and until IB's position matches ours" if self.guard.position_sync else "")
             )
+
+    def _on_position_sync(self, message: dict) -> None:
+        """Record a comparison of IB's position with ours (``POSITION_SYNC_TOPIC``)."""
+        matched, detail = bool(message.get("matched")), str(message.get("detail", ""))
+        was = self.guard.sync_detail
+        if self.guard.on_position_sync(matched, detail):
+            self.log.warning(f"Position resynced with IB: {detail}")
+        elif not matched and detail != was and self.guard.link is Link.RESYNCING:
+            self.log.warning(f"Holding orders until IB's position matches: {detail}")
 
     def _hold_reason(self) -> str | None:
         """Why the connection guard holds every order now (None: trade on)."""

@@ -18,6 +18,11 @@ CONNECTION_TOPIC = "quant_scalper.connection"
 back (published on every change by ``quant_scalper.live.connection``; the strategy holds orders,
 the Telegram actor alerts)."""
 
+POSITION_SYNC_TOPIC = "quant_scalper.position_sync"
+"""dict payload ``{"matched": bool, "detail": str, "node": str, "ib": str | None}``: after a
+reconnect, whether IB's position equals the node's (``quant_scalper.live.position_sync``); the
+connection guard holds orders until it does."""
+
 SIGNAL_TIMING_TOPIC = "quant_scalper.signal.timing"
 """dict payload from ``quant_scalper.live.latency.signal_stamp``: when an entry's bar closed,
 arrived, was decided on and submitted (ns, the node's clock); the health actor times it."""

@@ -60,6 +60,39 @@ def test_a_drop_during_the_resync_period_starts_over() -> None:
     assert guard.hold_reason(at(40)) is None
 
 
+def test_position_sync_holds_past_the_resync_period_until_ib_matches() -> None:
+    guard = ConnectionGuard(3, position_sync=True)
+    guard.on_connection(False, at(0))
+    guard.on_connection(True, at(20))
+    assert "3 s left" in guard.hold_reason(at(20))
+    reason = guard.hold_reason(at(60))  # long after the fixed period: IB not compared yet
+    assert reason == "IB reconnected, waiting for IB's position to match (not compared with IB yet)"
+    assert not guard.on_position_sync(False, "the node holds +1 contract(s), IB holds flat")
+    assert "the node holds +1 contract(s), IB holds flat" in guard.hold_reason(at(61))
+    assert guard.on_position_sync(True, "both flat")
+    assert guard.hold_reason(at(62)) is None
+    assert guard.link is Link.CONNECTED
+
+
+def test_position_sync_a_match_before_the_period_ends_still_waits_for_it() -> None:
+    guard = ConnectionGuard(10, position_sync=True)
+    guard.on_connection(False, at(0))
+    guard.on_connection(True, at(1))
+    assert guard.on_position_sync(True, "both flat")
+    assert guard.hold_reason(at(5)) is not None
+    assert guard.hold_reason(at(11)) is None
+
+
+def test_position_sync_matches_outside_a_resync_change_nothing() -> None:
+    guard = ConnectionGuard(10, position_sync=True)
+    assert not guard.on_position_sync(False, "stale")  # connected since start
+    assert guard.hold_reason(at(0)) is None
+    guard.on_connection(False, at(1))
+    assert not guard.on_position_sync(True, "a match during the outage")
+    guard.on_connection(True, at(2))  # a reconnect needs its own match
+    assert guard.hold_reason(at(30)).startswith("IB reconnected, waiting for IB's position")
+
+
 @pytest.mark.parametrize("bad", [0, -1])
 def test_resync_secs_must_be_positive(bad: float) -> None:
     with pytest.raises(ValueError, match="resync_secs"):

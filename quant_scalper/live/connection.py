@@ -5,7 +5,11 @@ The signal: the IB client's ``_is_ib_connected`` event together with its socket
 a connectivity-lost code (1100, 1300, 2110, 326) in ``_process_error``, the socket reader seeing
 the gateway close (``_run_tws_incoming_msg_reader``), ``connectionClosed`` and its own
 disconnect; it sets it again only when the new session is usable (``nextValidId`` /
-``managedAccounts`` after a reconnect, or 1101/1102 on a live socket). The data and execution
+``managedAccounts`` after a reconnect, or 1101/1102 on a live socket). The adapter's public
+``is_ready`` must be set too: its 1 s watchdog clears it on any loss ("Degrading") and sets it
+only when its own reset and reconnect are done. On 1100 then 1102 the event comes back at once
+but the adapter still resets the socket ~5 s later, refusing every order and cancel meanwhile
+("client is not ready"); the kill-free soak traded into that window. The data and execution
 clients' ``is_connected`` flags are not used: they are set once at start and stay True through
 an outage. Nautilus offers no callback for the event, so an asyncio task on the node's loop polls
 it (every ``POLL_SECS``) and publishes ``{"connected": bool, "detail": str}`` on each change:
@@ -65,8 +69,12 @@ class ConnectionWatch:
 
 
 def ib_client_connected(client: Any) -> bool:
-    """True while the adapter's IB client has a usable API session (see the module doc)."""
-    return bool(client._is_ib_connected.is_set() and client._eclient.isConnected())
+    """True while the adapter's IB client has a usable API session (see the module doc) and
+    the adapter is ready for order requests (``is_ready``: it refuses orders and cancels
+    while it is not, e.g. from its watchdog's degrade until its own reconnect is done)."""
+    return bool(
+        client.is_ready and client._is_ib_connected.is_set() and client._eclient.isConnected()
+    )
 
 
 def start_connection_watch(node: Any, host: str, port: int, client_id: int) -> asyncio.Task:
@@ -83,8 +91,8 @@ def start_connection_watch(node: Any, host: str, port: int, client_id: int) -> a
     return node.kernel.loop.create_task(watch.run(), name="quant-scalper-connection-watch")
 
 
-def stop_connection_watch(task: asyncio.Task | None) -> None:
-    """Cancel the watch task (idempotent)."""
+def stop_loop_task(task: asyncio.Task | None) -> None:
+    """Cancel a task of ours on the node's loop (the watch, the position sync; idempotent)."""
     if task is None or task.done():
         return
     task.cancel()

@@ -18,7 +18,8 @@ The order matters, because of how Nautilus 1.231's IB client behaves:
 After a dropped connection the adapter reconnects by itself (5 s, then 5 s x 2^n up to 300 s,
 plus jitter) and resubscribes. ``live.connection`` publishes every change of the connection on
 the message bus; the strategy then holds all new orders while it is down and for
-``resync_secs`` after it is back (see ``risk.connection_guard``).
+``resync_secs`` after it is back, and until ``live.position_sync`` has seen IB's position
+equal to the node's (see ``risk.connection_guard``).
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ from ibapi.server_versions import MAX_CLIENT_VER, MIN_CLIENT_VER
 
 from quant_scalper.errors import ServiceCheckError
 from quant_scalper.live.config import LiveSettings, RedisSettings, mask_account
-from quant_scalper.live.connection import start_connection_watch, stop_connection_watch
+from quant_scalper.live.connection import start_connection_watch, stop_loop_task
 from quant_scalper.live.contract import LiveContract
 from quant_scalper.live.errors import GatewayUnreachableError, LiveRunError
+from quant_scalper.live.position_sync import start_position_sync
 from quant_scalper.live.roll import ROLL_EXIT_CODE
 from quant_scalper.live.watchdog import start_watchdog, stop_watchdog, trading_ready
 from quant_scalper.parameters import session_fields, strategy_fields, value_of
@@ -196,6 +198,7 @@ def strategy_config(settings: LiveSettings, contract: LiveContract) -> dict[str,
     config["external_order_claims"] = [contract.instrument_id]
     config["control_poll_secs"] = settings.node.control_poll_secs
     config["resync_secs"] = resync_secs(settings)
+    config["resync_position_sync"] = True  # live.position_sync runs beside every live node
     config.setdefault("fee_per_contract_usd", default_fee_per_contract())
     config.setdefault("subscribe_quote_ticks", True)
     if contract.trade_until is not None:  # the front month: no entries, flat from its roll
@@ -558,6 +561,9 @@ def _run_locked(
                 f"the trading node could not be built: {type(exc).__name__}: {exc}"
             ) from exc
         watch = start_connection_watch(node, ib.host, ib.port, ib.client_id)
+        sync = start_position_sync(
+            node, ib.host, ib.port, ib.client_id, ib.account_id, contract.instrument_id
+        )
         ready = trading_ready(node, ib.host, ib.port, ib.client_id)
         notifier, heartbeat = start_watchdog(node.kernel.loop, ready)  # systemd Type=notify
         rolled = watch_roll(node, settings, contract)
@@ -579,7 +585,8 @@ def _run_locked(
         finally:
             try:
                 stop_watchdog(notifier, heartbeat)
-                stop_connection_watch(watch)
+                stop_loop_task(sync)
+                stop_loop_task(watch)
                 node.stop()
             finally:
                 node.dispose()

@@ -6,7 +6,10 @@ periodic position check compares it with IB's. An exit in that window sends a cl
 order that, at IB, opens the opposite position. The bracket at IB still protects the real
 position, so the safe move is to send nothing: not while disconnected, and not for
 ``resync_secs`` after the reconnect (long enough for the position check to run), then decide
-on what the cache says.
+on what the cache says. With ``position_sync`` (live), the hold also lasts until IB's position
+has been seen equal to the node's after the reconnect (``on_position_sync``, fed by
+``live.position_sync``): a fixed time alone was beaten by the adapter's own reconnect, which
+can outlast it (the kill-free soak's lost fills).
 
 Pure logic with explicit times (no Nautilus imports); the strategy feeds it connection changes
 and asks ``hold_reason`` before it submits anything.
@@ -27,15 +30,19 @@ class Link(enum.Enum):
 
 
 class ConnectionGuard:
-    """The hold/resume rule. ``resync_secs`` None turns the guard off (backtests)."""
+    """The hold/resume rule. ``resync_secs`` None turns the guard off (backtests);
+    ``position_sync`` makes a resync also wait for a position match."""
 
-    def __init__(self, resync_secs: float | None) -> None:
+    def __init__(self, resync_secs: float | None, position_sync: bool = False) -> None:
         if resync_secs is not None and resync_secs <= 0:
             raise ValueError(f"resync_secs must be > 0 or None (off), was {resync_secs}")
         self.resync_secs = resync_secs
+        self.position_sync = position_sync
         self.link = Link.CONNECTED
         self.disconnected_at: datetime | None = None
         self.resync_until: datetime | None = None
+        self.positions_match = True
+        self.sync_detail = ""
 
     @property
     def enabled(self) -> bool:
@@ -57,7 +64,18 @@ class ConnectionGuard:
             return None
         self.link = Link.RESYNCING
         self.resync_until = now + timedelta(seconds=self.resync_secs)
+        self.positions_match = not self.position_sync
+        self.sync_detail = "not compared with IB yet"
         return self.link
+
+    def on_position_sync(self, matched: bool, detail: str) -> bool:
+        """Record a comparison of IB's position with the node's (``position_sync``); returns
+        True when it ends the wait for a match. Ignored outside a resync."""
+        if self.link is not Link.RESYNCING or self.positions_match:
+            return False
+        self.sync_detail = detail
+        self.positions_match = matched
+        return matched
 
     def hold_reason(self, now: datetime) -> str | None:
         """Why no order may be sent now, or None when trading may go on.
@@ -70,6 +88,8 @@ class ConnectionGuard:
             if now < self.resync_until:
                 left = (self.resync_until - now).total_seconds()
                 return f"IB reconnected, resyncing positions ({left:.0f} s left)"
+            if not self.positions_match:
+                return f"IB reconnected, waiting for IB's position to match ({self.sync_detail})"
             self.link = Link.CONNECTED
             self.disconnected_at = None
             self.resync_until = None

@@ -38,6 +38,7 @@ class Rule(StrEnum):
     MANUAL_PAUSE = "manual_pause"
     STATE_UNWRITABLE = "state_unwritable"
     ORDER_REFUSED = "order_refused"  # a bracket child refused by the broker (live; not a core rule)
+    POSITION_MISMATCH = "position_mismatch"  # IB's position differs after a reconnect (live alert)
 
 
 @dataclass(frozen=True, slots=True)

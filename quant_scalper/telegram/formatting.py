@@ -63,6 +63,7 @@ _TRIP_TITLES = {
     Rule.DAY_ROLL: "RESET new trading day",
     Rule.MANUAL_PAUSE: "PAUSE",
     Rule.ORDER_REFUSED: "ORDER REFUSED",
+    Rule.POSITION_MISMATCH: "POSITION MISMATCH",
 }
 
 
