@@ -534,6 +534,66 @@ def test_exit_signal_after_an_outage_waits_for_the_position_check(
         assert node.stop() == 0
 
 
+def test_exit_after_an_outage_waits_for_ibs_position_past_the_resync_period(
+    start_node: Callable[..., LiveNode], tmp_path: Path
+) -> None:
+    """The kill-free soak's lost fill: the target fills at IB while the gateway is down, and
+    IB's position is not known for a while after the reconnect (there, the adapter's own
+    reset and its timed-out requests outlasted the hold). A fixed 3 s hold ends long before;
+    the exit signal that follows must still send nothing until IB's position has been seen
+    equal to the node's. Before the position sync the closing SELL went out and opened a
+    short at IB (node flat, IB -1: the soak's 5 position violations)."""
+    with _PositionsOnHoldPeer(account="DU1234567") as peer:
+        config = write_config(
+            tmp_path,
+            peer.port,
+            node={"resync_secs": 3},
+            exec_engine={
+                "open_check_interval_secs": None,
+                "position_check_interval_secs": 2,
+                # the stop's cancel after the found fill stays in flight (IB: 10147, not found)
+                # until Nautilus gives up on it after 5 queries: 1 s apart here, not 2-5 s
+                "inflight_check_interval_ms": 1000,
+                "inflight_check_threshold_ms": 1000,
+            },
+        )
+        node = start_node(config)
+        _ready(peer, node)
+        _enter_long(peer, node)
+        subscriptions = peer.snapshot().count("REQ_HISTORICAL_DATA")
+        peer.hold_positions = True
+        peer.stop()
+        node.wait_log(r"IB disconnected: holding orders; the bracket at IB protects", STEP)
+        peer.push(candles_from_closes([scenario.DROP])[0], scenario.take_profit_candle())
+        assert peer.snapshot().positions == {}  # flat at IB: the target filled
+        peer.start()
+        node.wait_log(r"IB reconnected: holding orders 3 s more .*until IB's position", 90)
+        wait_for(
+            lambda: peer.snapshot().count("REQ_HISTORICAL_DATA") > subscriptions,
+            STEP,
+            "the node to resubscribe its bars",
+            node,
+        )
+        time.sleep(4)  # the fixed hold is over
+        peer.push(*candles_from_closes([5002.0]))
+        node.wait_log(
+            r"Held, no order: EXIT z=1\.\d+ \(IB reconnected, waiting for IB's position", STEP
+        )
+        assert net_position(node.status(), _instrument(peer)) == 1  # still believed long
+        assert peer.snapshot().count("PLACE_ORDER") == 3
+
+        peer.release_positions()
+        node.wait_log(r"Position resynced with IB: MES\w+: IB and the node both hold flat", 45)
+        node.wait_status(lambda s: not s["positions"], STEP, "the node to learn it is flat")
+        bars = node.status()["bars_received"]
+        peer.push(*candles_from_closes([5001.0, 5000.5]))
+        node.wait_status(lambda s: s["bars_received"] > bars, STEP, "bars after the resync")
+        snap = peer.snapshot()
+        assert snap.count("PLACE_ORDER") == 3 and snap.positions == {}  # never short at IB
+        assert "client is not ready" not in node.text()
+        assert node.stop() == 0
+
+
 class _SilentPeer(IBPeer):
     """A gateway that accepts the handshake but never starts the API session (e.g. an
     unanswered "accept incoming connection" dialog in TWS)."""
