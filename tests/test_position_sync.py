@@ -4,6 +4,7 @@ the checker's publishing, with an in-memory IB answer (the e2e test uses the TWS
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +35,7 @@ class _Checker:
 
         async def ib() -> Decimal | None:
             answer = self.answers.pop(0)
-            if isinstance(answer, Exception):
+            if isinstance(answer, BaseException):
                 raise answer
             return answer
 
@@ -86,3 +87,27 @@ def test_checks_until_a_match_then_stops_and_alerts_once_after_a_minute() -> Non
     }
     assert checker.check() is None  # verified: nothing more until the next reconnect
     assert [t for t, _ in checker.published].count(POSITION_SYNC_TOPIC) == 5
+
+
+def test_a_request_cancelled_by_the_adapters_reset_does_not_end_the_checks() -> None:
+    """The kill-free soak: the adapter cancels pending requests when it resets the socket;
+    that CancelledError killed the checker's task and the guard then held orders for good."""
+
+    async def scenario() -> list[dict]:
+        checker = _Checker([asyncio.CancelledError(), Decimal(0)])
+        checker.sync.on_connection({"connected": True})
+        task = asyncio.ensure_future(checker.sync.run(interval=0.001))
+        for _ in range(2000):
+            if len(checker.published) >= 2 or task.done():
+                break
+            await asyncio.sleep(0.001)
+        assert not task.done(), "the checker's task ended"
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert task.cancelled()  # our own cancel still stops it
+        return [m for _, m in checker.published]
+
+    first, second = asyncio.run(scenario())
+    assert first["matched"] is False and "request was cancelled" in first["detail"]
+    assert second["matched"] is True

@@ -32,6 +32,7 @@ from quant_scalper.topics import CONNECTION_TOPIC, POSITION_SYNC_TOPIC, RISK_TRI
 
 INTERVAL_SECS = 1.0
 ALERT_AFTER_SECS = 60.0
+REQUEST_TIMEOUT_SECS = 15.0
 
 
 def position_difference(node: Decimal, ib: Decimal | None, in_flight: int) -> str | None:
@@ -65,6 +66,7 @@ class PositionSync:
         publish: Callable[[str, Any], None],
         alert_after: float = ALERT_AFTER_SECS,
         monotonic: Callable[[], float] = time.monotonic,
+        timeout: float = REQUEST_TIMEOUT_SECS,
     ) -> None:
         self._symbol = local_symbol
         self._ib_position = ib_position
@@ -73,6 +75,7 @@ class PositionSync:
         self._publish = publish
         self._alert_after = alert_after
         self._monotonic = monotonic
+        self._timeout = timeout
         self.pending_since: float | None = None  # a reconnect not yet verified
         self._alerted = False
 
@@ -86,13 +89,18 @@ class PositionSync:
         """Compare once when a reconnect awaits verification; returns what was published."""
         if self.pending_since is None:
             return None
+        reason = None
         try:
-            ib = await self._ib_position()
+            ib = await asyncio.wait_for(self._ib_position(), self._timeout)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # our own task is being stopped
+            # the adapter cancels its pending requests when it resets the connection
+            ib, reason = None, "IB's position request was cancelled (the adapter reconnected)"
         except Exception as exc:  # a reconnecting client: unknown, not flat
             ib = None
             reason = f"IB's positions are not available yet ({type(exc).__name__}: {exc})"
-        else:
-            reason = None
         node = self._node_position()
         reason = reason or position_difference(node, ib, self._in_flight())
         message = {
@@ -121,10 +129,25 @@ class PositionSync:
         return message
 
     async def run(self, interval: float = INTERVAL_SECS) -> None:
-        """Check forever (cancel the task to stop)."""
+        """Check forever (cancel the task to stop). A check that fails is published as a
+        mismatch and the loop goes on: the guard must never wait for a task that died."""
         while True:
             await asyncio.sleep(interval)
-            await self.check()
+            try:
+                await self.check()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._publish(
+                    POSITION_SYNC_TOPIC,
+                    {
+                        "matched": False,
+                        "detail": f"{self._symbol}: the position check failed "
+                        f"({type(exc).__name__}: {exc}); retrying",
+                        "node": None,
+                        "ib": None,
+                    },
+                )
 
 
 def start_position_sync(
