@@ -46,6 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 BARS_PER_DAY = 1380  # 23 h of 1-minute bars
 MULTIPLIER = Decimal(5)  # MES
 FAULTS = ("gateway_restart", "1100_1102", "1100_1101", "node_kill", "rejects", "quote_burst")
+STALL_SECS = 90.0  # no order at the peer this long, with bars flowing: the node stopped trading
 
 
 @dataclass
@@ -255,6 +256,7 @@ def run_soak(
     mismatch_since: float | None = None
     generation_seen = 0
     pnl_bad: tuple | None = None
+    orders_seen, orders_moved_at = 0, start  # a node that holds for good trades nothing
     try:
         while time.monotonic() < end:
             sup.poll(report)
@@ -264,6 +266,14 @@ def run_soak(
                 snap = peer.snapshot()
                 status = sup.status()
                 report.duplicates = duplicates(snap)
+                if len(snap.orders) != orders_seen or not (peer.listening and sup.ready):
+                    orders_seen, orders_moved_at = len(snap.orders), now
+                elif now - orders_moved_at > STALL_SECS:
+                    report.violations.append(
+                        f"trading stalled: no order reached the peer for > {STALL_SECS:g} s "
+                        "of replayed bars (a hold that never ended?)"
+                    )
+                    orders_moved_at = now
                 if status is not None and status.get("running") and sup.ready:
                     ours = node_position(status)
                     theirs = sum(snap.positions.values(), Decimal(0))
