@@ -16,6 +16,8 @@ from nautilus_trader.model.enums import (
 )
 from nautilus_trader.model.events import (
     OrderDenied,
+    OrderEvent,
+    OrderFilled,
     OrderRejected,
     PositionClosed,
     PositionOpened,
@@ -415,6 +417,15 @@ class ZScoreMeanReversion(Strategy):
             return Side.SHORT
         return Side.FLAT
 
+    def _orders_in_flight(self) -> int:
+        """Live only: our orders sent and not yet acknowledged, or pending a cancel/update
+        (backtests acknowledge at once, so they never defer an exit)."""
+        if not self.guard.enabled:
+            return 0
+        return self.cache.orders_inflight_count(
+            instrument_id=self.config.instrument_id, strategy_id=self.id
+        )
+
     def _has_working_orders(self) -> bool:
         """True while an order of ours is working or the last entry is still on its way."""
         return has_working_orders(self.cache, self.id, self.config.instrument_id, self._entry_id)
@@ -505,7 +516,20 @@ class ZScoreMeanReversion(Strategy):
             return
         if self._holding(f"exit ({reason})"):
             if self._deferred_exit is None:
-                self._deferred_exit, self._deferred_kind = reason, kind
+                self._deferred_exit, self._deferred_kind = reason.removesuffix(DEFERRED), kind
+            return
+        in_flight = self._orders_in_flight()
+        if in_flight:
+            # Live: a bracket child IB has not acknowledged yet may be filling right now; a
+            # market exit sent on top of that fill opens the opposite position at IB (the
+            # kill-free soak: the stop filled 11 s before the node heard of it). The bracket
+            # protects the position meanwhile; the exit is retried on the next bar.
+            if self._deferred_exit is None:
+                self.log.warning(
+                    f"Exit ({reason}) waits: {in_flight} order(s) of ours not yet acknowledged "
+                    "by IB (one may be filling); retried on the next bar"
+                )
+                self._deferred_exit, self._deferred_kind = reason.removesuffix(DEFERRED), kind
             return
         self._exit_pending = True
         self.log.info(f"Exit: {reason}")
@@ -565,7 +589,7 @@ class ZScoreMeanReversion(Strategy):
             return
         if self.risk.halted:
             self._request_trading_state("REDUCING")
-        self._exit(f"{reason} (deferred while IB was resyncing)", self._deferred_kind)
+        self._exit(f"{reason}{DEFERRED}", self._deferred_kind)
 
     # -- risk --------------------------------------------------------------------------------
 
@@ -806,6 +830,19 @@ class ZScoreMeanReversion(Strategy):
         )
         self._act_on(done.trips)
 
+    def on_order_event(self, event: OrderEvent) -> None:
+        """An exit waiting for our orders in flight goes as soon as the last one is answered
+        (not only at the next bar), unless the connection guard holds orders. Not on a fill:
+        Nautilus publishes it before it updates the position (the position events follow)."""
+        if (
+            self._deferred_exit is not None
+            and not isinstance(event, OrderFilled)
+            and self.guard.enabled
+            and self._orders_in_flight() == 0
+            and self._hold_reason() is None
+        ):
+            self._apply_deferred_exit()
+
     def on_order_denied(self, event: OrderDenied) -> None:
         """Log the risk engine's reason; wait for a fresh signal instead of retrying."""
         self._after_refusal(event, f"denied by the risk engine: {event.reason}")
@@ -860,6 +897,7 @@ class ZScoreMeanReversion(Strategy):
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DEFERRED = " (deferred)"  # appended to an exit's reason when it is sent after a hold
 
 
 def _utc(ts_ns: int) -> datetime:

@@ -38,6 +38,7 @@ from quant_scalper.journal.db import connect_journal, open_journal
 from quant_scalper.journal.errors import JournalError, JournalUnavailableError
 from quant_scalper.journal.writer import JournalWriter
 from quant_scalper.node_thread import node_loop, on_loop
+from quant_scalper.order_view import order_view
 from quant_scalper.parameters import default
 from quant_scalper.risk.model import Trip
 from quant_scalper.risk.session import SessionSchedule, parse_clock_range, parse_clock_time
@@ -453,22 +454,7 @@ class JournalRecorder(Actor):
                 }
                 for p in self.cache.positions_open()
             ],
-            "orders": [
-                {
-                    "client_order_id": str(o.client_order_id),
-                    "instrument_id": str(o.instrument_id),
-                    "side": o.side.name,
-                    "type": o.order_type.name,
-                    "quantity": str(o.quantity),
-                    "status": o.status.name,
-                    "price": str(o.price) if getattr(o, "price", None) is not None else None,
-                    "trigger_price": str(o.trigger_price)
-                    if getattr(o, "trigger_price", None) is not None
-                    else None,
-                    "parent_order_id": str(o.parent_order_id) if o.parent_order_id else None,
-                }
-                for o in self.cache.orders_open()
-            ],
+            "orders": [order_view(o) for o in self.cache.orders_open()],
             "risk": self._risk(),
             "last_bar_ns": self._last_bar_ns,
             "last_bar_age_secs": None

@@ -15,8 +15,8 @@ from typing import Any
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.config import ActorConfig
 from nautilus_trader.model.data import Bar, BarType
-from nautilus_trader.model.orders import Order
 
+from quant_scalper.order_view import order_view
 from quant_scalper.risk.state_folder import (
     UnsafeStateFolderError,
     ensure_private_dir,
@@ -109,10 +109,10 @@ class NodeStatus(Actor):
             }
             for p in self.cache.positions_open()
         ]
-        orders = [_order_row(o) for o in self.cache.orders_open()]
+        orders = [order_view(o) for o in self.cache.orders_open()]
         # Sent and never acknowledged by IB (SUBMITTED; PENDING_* are listed as open): the
         # strategy places no entry while one of its orders is here, so idle = both lists empty.
-        in_flight = [_order_row(o) for o in self.cache.orders_inflight() if not o.is_open]
+        in_flight = [order_view(o) for o in self.cache.orders_inflight() if not o.is_open]
         bar = self._last_bar
         return {
             "trader_id": self.trader_id.value,
@@ -129,21 +129,3 @@ class NodeStatus(Actor):
             "latency": self._health.get("latency"),
             "health": self._health.get("health"),
         }
-
-
-def _order_row(o: Order) -> dict[str, Any]:
-    """One order as the status file shows it."""
-    return {
-        "client_order_id": str(o.client_order_id),
-        "venue_order_id": str(o.venue_order_id) if o.venue_order_id else None,
-        "instrument_id": str(o.instrument_id),
-        "side": o.side.name,
-        "type": o.order_type.name,
-        "quantity": str(o.quantity),
-        "status": o.status.name,
-        "price": str(o.price) if getattr(o, "price", None) is not None else None,
-        "trigger_price": (
-            str(o.trigger_price) if getattr(o, "trigger_price", None) is not None else None
-        ),
-        "strategy_id": str(o.strategy_id),
-    }
