@@ -12,6 +12,7 @@ from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.enums import (
     ContingencyType,
     OrderSide,
+    OrderStatus,
     TimeInForce,
 )
 from nautilus_trader.model.events import (
@@ -417,6 +418,16 @@ class ZScoreMeanReversion(Strategy):
             return Side.SHORT
         return Side.FLAT
 
+    def _uncancelled_orders(self) -> list[Order]:
+        """Our working orders for the instrument not yet asked to cancel."""
+        return [
+            o
+            for o in self.cache.orders_open(
+                instrument_id=self.config.instrument_id, strategy_id=self.id
+            )
+            if o.status != OrderStatus.PENDING_CANCEL
+        ]
+
     def _orders_in_flight(self) -> int:
         """Live only: our orders sent and not yet acknowledged, or pending a cancel/update
         (backtests acknowledge at once, so they never defer an exit)."""
@@ -518,19 +529,24 @@ class ZScoreMeanReversion(Strategy):
             if self._deferred_exit is None:
                 self._deferred_exit, self._deferred_kind = reason.removesuffix(DEFERRED), kind
             return
-        in_flight = self._orders_in_flight()
-        if in_flight:
-            # Live: a bracket child IB has not acknowledged yet may be filling right now; a
-            # market exit sent on top of that fill opens the opposite position at IB (the
-            # kill-free soak: the stop filled 11 s before the node heard of it). The bracket
-            # protects the position meanwhile; the exit is retried on the next bar.
-            if self._deferred_exit is None:
-                self.log.warning(
-                    f"Exit ({reason}) waits: {in_flight} order(s) of ours not yet acknowledged "
-                    "by IB (one may be filling); retried on the next bar"
-                )
-                self._deferred_exit, self._deferred_kind = reason.removesuffix(DEFERRED), kind
-            return
+        if self.guard.enabled:  # live: cancel the bracket, and close once IB confirms
+            working = self._uncancelled_orders()
+            in_flight = self._orders_in_flight()
+            if working or in_flight:
+                # A market close sent next to working or unacknowledged children can meet a
+                # child's fill and open the opposite position at IB (the kill-free soak: the
+                # stop filled 4-11 s before the node heard of it). So cancel them first and
+                # close when none is left; if a child fills instead, the position is flat and
+                # there is nothing to close. Retried on each order event and bar.
+                if working:
+                    self.cancel_all_orders(self.config.instrument_id)
+                if self._deferred_exit is None:
+                    self.log.info(
+                        f"Exit ({reason}): cancelling the bracket first ({len(working)} working, "
+                        f"{in_flight} in flight); closing at market once IB confirms"
+                    )
+                    self._deferred_exit, self._deferred_kind = reason.removesuffix(DEFERRED), kind
+                return
         self._exit_pending = True
         self.log.info(f"Exit: {reason}")
         self.cancel_all_orders(self.config.instrument_id)
@@ -838,7 +854,6 @@ class ZScoreMeanReversion(Strategy):
             self._deferred_exit is not None
             and not isinstance(event, OrderFilled)
             and self.guard.enabled
-            and self._orders_in_flight() == 0
             and self._hold_reason() is None
         ):
             self._apply_deferred_exit()

@@ -594,6 +594,70 @@ def test_exit_after_an_outage_waits_for_ibs_position_past_the_resync_period(
         assert node.stop() == 0
 
 
+class _SlowChildrenPeer(IBPeer):
+    """A gateway that holds back every report about bracket children (acknowledgements and
+    fills) while ``mute_children`` is set, until the test releases them: the node's view of
+    its stop and target lags IB's, as it did for 11 s in the kill-free soak."""
+
+    mute_children = False
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._held_events: list = []
+
+    def _route(self, event) -> None:
+        order = getattr(event, "order", None)
+        if self.mute_children and order is not None and order.parent_id:
+            self._held_events.append(event)
+            return
+        IBPeer._route(self, event)
+
+    def release_children(self) -> None:
+        def _release() -> None:
+            self.mute_children = False
+            held, self._held_events = self._held_events, []
+            for event in held:
+                IBPeer._route(self, event)
+
+        self._call(_release)
+
+
+def test_exit_waits_while_a_bracket_child_is_unacknowledged(
+    start_node: Callable[..., LiveNode], tmp_path: Path
+) -> None:
+    """The target fills at IB before the node has even heard its children acknowledged; an
+    exit signal then must not send a closing market order on top of that fill (it would open
+    the opposite position: the soak's node 0 vs peer +1). The exit cancels the children and
+    waits for IB to confirm; once IB's reports arrive the node is flat with nothing more
+    sent (before the fix: the closing market order went at once and IB ended short 1)."""
+    with _SlowChildrenPeer(account="DU1234567") as peer:
+        config = write_config(tmp_path, peer.port)
+        node = start_node(config)
+        _ready(peer, node)
+        peer.mute_children = True
+        peer.push(*scenario.entry_path())
+        node.wait_status(
+            lambda s: s["positions"] and len(s["orders_in_flight"]) == 2,
+            STEP,
+            "the node to hold the position with both children unacknowledged",
+        )
+        peer.push(scenario.take_profit_candle(), *candles_from_closes([5002.0]))
+        peer.wait_until(lambda snap: not snap.positions, STEP, "the target to fill at IB")
+        node.wait_log(r"Exit \(z=-?\d\.\d+\): cancelling the bracket first \(\d working, ", STEP)
+        snap = peer.snapshot()
+        assert snap.count("PLACE_ORDER") == 3 and snap.positions == {}
+        assert net_position(node.status(), _instrument(peer)) == 1  # still believed long
+
+        peer.release_children()
+        node.wait_status(lambda s: not s["positions"], STEP, "the node to learn it is flat")
+        bars = node.status()["bars_received"]
+        peer.push(*candles_from_closes([5001.0, 5000.5]))
+        node.wait_status(lambda s: s["bars_received"] > bars, STEP, "bars after the fill")
+        snap = peer.snapshot()
+        assert snap.count("PLACE_ORDER") == 3 and snap.positions == {}  # never short at IB
+        assert node.stop() == 0
+
+
 class _SilentPeer(IBPeer):
     """A gateway that accepts the handshake but never starts the API session (e.g. an
     unanswered "accept incoming connection" dialog in TWS)."""
