@@ -477,6 +477,30 @@ class _PositionsOnHoldPeer(IBPeer):
     _handlers: ClassVar = {**IBPeer._handlers, OUT.REQ_POSITIONS: _positions_or_hold}
 
 
+def _target_fills_while_the_gateway_is_down(
+    peer: _PositionsOnHoldPeer, node: LiveNode, hold: str
+) -> None:
+    """Long with its bracket; the gateway goes down, the target fills at IB, the gateway comes
+    back with IB's position answers held; returns once the node has resubscribed its bars
+    (``hold``: what the reconnect log line says of the hold)."""
+    _ready(peer, node)
+    _enter_long(peer, node)
+    subscriptions = peer.snapshot().count("REQ_HISTORICAL_DATA")
+    peer.hold_positions = True
+    peer.stop()
+    node.wait_log(r"IB disconnected: holding orders; the bracket at IB protects", STEP)
+    peer.push(candles_from_closes([scenario.DROP])[0], scenario.take_profit_candle())
+    assert peer.snapshot().positions == {}  # flat at IB: the target filled
+    peer.start()
+    node.wait_log(rf"IB reconnected: holding orders {hold}", 90)
+    wait_for(
+        lambda: peer.snapshot().count("REQ_HISTORICAL_DATA") > subscriptions,
+        STEP,
+        "the node to resubscribe its bars",
+        node,
+    )
+
+
 def test_exit_signal_after_an_outage_waits_for_the_position_check(
     start_node: Callable[..., LiveNode], tmp_path: Path
 ) -> None:
@@ -492,22 +516,7 @@ def test_exit_signal_after_an_outage_waits_for_the_position_check(
             exec_engine={"open_check_interval_secs": None, "position_check_interval_secs": 2},
         )
         node = start_node(config)
-        _ready(peer, node)
-        _enter_long(peer, node)
-        subscriptions = peer.snapshot().count("REQ_HISTORICAL_DATA")
-        peer.hold_positions = True
-        peer.stop()
-        node.wait_log(r"IB disconnected: holding orders; the bracket at IB protects", STEP)
-        peer.push(candles_from_closes([scenario.DROP])[0], scenario.take_profit_candle())
-        assert peer.snapshot().positions == {}  # flat at IB: the target filled
-        peer.start()
-        node.wait_log(r"IB reconnected: holding orders 9 s more", 90)
-        wait_for(
-            lambda: peer.snapshot().count("REQ_HISTORICAL_DATA") > subscriptions,
-            STEP,
-            "the node to resubscribe its bars",
-            node,
-        )
+        _target_fills_while_the_gateway_is_down(peer, node, r"9 s more")
         peer.push(*candles_from_closes([5002.0]))  # publishes the target's bar (if not yet)
         node.wait_log(r"Held, no order: EXIT z=1\.\d+ \(IB reconnected, resyncing", STEP)
         assert net_position(node.status(), _instrument(peer)) == 1  # still believed long
@@ -558,22 +567,7 @@ def test_exit_after_an_outage_waits_for_ibs_position_past_the_resync_period(
             },
         )
         node = start_node(config)
-        _ready(peer, node)
-        _enter_long(peer, node)
-        subscriptions = peer.snapshot().count("REQ_HISTORICAL_DATA")
-        peer.hold_positions = True
-        peer.stop()
-        node.wait_log(r"IB disconnected: holding orders; the bracket at IB protects", STEP)
-        peer.push(candles_from_closes([scenario.DROP])[0], scenario.take_profit_candle())
-        assert peer.snapshot().positions == {}  # flat at IB: the target filled
-        peer.start()
-        node.wait_log(r"IB reconnected: holding orders 3 s more .*until IB's position", 90)
-        wait_for(
-            lambda: peer.snapshot().count("REQ_HISTORICAL_DATA") > subscriptions,
-            STEP,
-            "the node to resubscribe its bars",
-            node,
-        )
+        _target_fills_while_the_gateway_is_down(peer, node, r"3 s more .*until IB's position")
         time.sleep(4)  # the fixed hold is over
         peer.push(*candles_from_closes([5002.0]))
         node.wait_log(
