@@ -12,7 +12,6 @@ from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.enums import (
     ContingencyType,
     OrderSide,
-    OrderStatus,
     TimeInForce,
 )
 from nautilus_trader.model.events import (
@@ -69,7 +68,12 @@ from quant_scalper.topics import (
     TRADING_STATE_TOPIC,
 )
 from quant_scalper.trade_booking import closed_trade
-from quant_scalper.working_orders import has_working_orders, orphan_orders, refused_child
+from quant_scalper.working_orders import (
+    has_working_orders,
+    orphan_orders,
+    refused_child,
+    uncancelled_orders,
+)
 
 
 class ZScoreMeanReversionConfig(StrategyConfig, frozen=True):
@@ -418,16 +422,6 @@ class ZScoreMeanReversion(Strategy):
             return Side.SHORT
         return Side.FLAT
 
-    def _uncancelled_orders(self) -> list[Order]:
-        """Our working orders for the instrument not yet asked to cancel."""
-        return [
-            o
-            for o in self.cache.orders_open(
-                instrument_id=self.config.instrument_id, strategy_id=self.id
-            )
-            if o.status != OrderStatus.PENDING_CANCEL
-        ]
-
     def _orders_in_flight(self) -> int:
         """Live only: our orders sent and not yet acknowledged, or pending a cancel/update
         (backtests acknowledge at once, so they never defer an exit)."""
@@ -520,17 +514,18 @@ class ZScoreMeanReversion(Strategy):
             price = quote.ask_price if side == OrderSide.BUY else quote.bid_price
         return price.as_decimal()
 
-    def _exit(self, reason: str, kind: str) -> None:
+    def _exit(self, reason: str, kind: str, deferred: bool = False) -> None:
         """Cancel the bracket children and close at market, once per position; the closing
-        order is tagged ``EXIT_REASON=<kind>`` (the journal's exit reason)."""
+        order is tagged ``EXIT_REASON=<kind>`` (the journal's exit reason). ``deferred``: a
+        retry of an exit wanted earlier (held, or waiting for the bracket's cancels)."""
         if self._exit_pending or self._side() is Side.FLAT:
             return
         if self._holding(f"exit ({reason})"):
             if self._deferred_exit is None:
-                self._deferred_exit, self._deferred_kind = reason.removesuffix(DEFERRED), kind
+                self._deferred_exit, self._deferred_kind = reason, kind
             return
         if self.guard.enabled:  # live: cancel the bracket, and close once IB confirms
-            working = self._uncancelled_orders()
+            working = uncancelled_orders(self.cache, self.id, self.config.instrument_id)
             in_flight = self._orders_in_flight()
             if working or in_flight:
                 # A market close sent next to working or unacknowledged children can meet a
@@ -541,14 +536,15 @@ class ZScoreMeanReversion(Strategy):
                 if working:
                     self.cancel_all_orders(self.config.instrument_id)
                 if self._deferred_exit is None:
-                    self.log.info(
-                        f"Exit ({reason}): cancelling the bracket first ({len(working)} working, "
-                        f"{in_flight} in flight); closing at market once IB confirms"
-                    )
-                    self._deferred_exit, self._deferred_kind = reason.removesuffix(DEFERRED), kind
+                    if not deferred:  # one line per exit, not one per retry
+                        self.log.info(
+                            f"Exit ({reason}): cancelling the bracket first ({len(working)} "
+                            f"working, {in_flight} in flight); closing at market once IB confirms"
+                        )
+                    self._deferred_exit, self._deferred_kind = reason, kind
                 return
         self._exit_pending = True
-        self.log.info(f"Exit: {reason}")
+        self.log.info(f"Exit: {reason}" + (" (deferred)" if deferred else ""))
         self.cancel_all_orders(self.config.instrument_id)
         self.close_all_positions(self.config.instrument_id, tags=["EXIT", f"EXIT_REASON={kind}"])
 
@@ -605,7 +601,7 @@ class ZScoreMeanReversion(Strategy):
             return
         if self.risk.halted:
             self._request_trading_state("REDUCING")
-        self._exit(f"{reason}{DEFERRED}", self._deferred_kind)
+        self._exit(reason, self._deferred_kind, deferred=True)
 
     # -- risk --------------------------------------------------------------------------------
 
@@ -912,7 +908,6 @@ class ZScoreMeanReversion(Strategy):
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-DEFERRED = " (deferred)"  # appended to an exit's reason when it is sent after a hold
 
 
 def _utc(ts_ns: int) -> datetime:

@@ -54,6 +54,18 @@ def orphan_orders(
     return orphans
 
 
+def uncancelled_orders(
+    cache: Cache, strategy_id: StrategyId, instrument_id: InstrumentId
+) -> list[Order]:
+    """Our open orders for the instrument not yet asked to cancel: what an exit must cancel
+    before it closes at market."""
+    return [
+        o
+        for o in cache.orders_open(instrument_id=instrument_id, strategy_id=strategy_id)
+        if o.status != OrderStatus.PENDING_CANCEL
+    ]
+
+
 def refused_child(cache: Cache, entry_id: ClientOrderId | None) -> Order | None:
     """The entry's stop or target that the venue refused (REJECTED/DENIED), if any: a
     position opened by that entry sits with one side unprotected."""

@@ -360,6 +360,12 @@ class IBPeer:
         """A consistent copy of the peer's state."""
         return self._call(self._snapshot)
 
+    def fill_trail(self) -> list[str]:
+        """Every execution in order, one tab-separated line each (time, exec id, order ref,
+        order id, client id, type, side, qty, price, the symbol's position after): the audit
+        trail that ties an unexpected position to the order that made it."""
+        return self._call(self._fill_trail)
+
     def wait_until(
         self, predicate: Callable[[Snapshot], bool], timeout: float, what: str = "condition"
     ) -> Snapshot:
@@ -847,6 +853,34 @@ class IBPeer:
                 await asyncio.sleep(interval)
 
         self._player = self._loop.create_task(_replay())
+
+    def _fill_trail(self) -> list[str]:
+        lines: list[str] = []
+        held: dict[str, Decimal] = {}
+        for f in self.broker.fills:
+            o = f.order
+            symbol = o.contract.local_symbol
+            held[symbol] = held.get(symbol, Decimal(0)) + (
+                f.quantity if f.side == "BOT" else -f.quantity
+            )
+            lines.append(
+                "\t".join(
+                    str(v)
+                    for v in (
+                        f.time.isoformat(),
+                        f.exec_id,
+                        o.order_ref,
+                        o.order_id,
+                        o.client_id,
+                        o.order_type,
+                        f.side,
+                        f.quantity,
+                        f.price,
+                        held[symbol],
+                    )
+                )
+            )
+        return lines
 
     def _snapshot(self) -> Snapshot:
         positions = {
