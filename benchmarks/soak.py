@@ -211,11 +211,14 @@ def run_soak(
     cycle: bool = False,
     echo: Any = print,
     exec_checks: float | None = None,
+    purge_buffer_mins: int = 1,
 ) -> SoakReport:
     """Run the soak for ``minutes`` of wall time; returns the report. Faults are drawn at
     random (seeded) from ``faults``, or taken in turn with ``cycle``. ``exec_checks``: the
     node's ``exec_engine.open_check_interval_secs`` and ``position_check_interval_secs``
-    (the shipped configs use 10 s; None, the test harness's default, turns both off)."""
+    (the shipped configs use 10 s; None, the test harness's default, turns both off).
+    ``purge_buffer_mins``: the cache purge's buffer and interval (the shipped 120/15 minutes
+    would never purge within a run that replays a trading day in half a minute)."""
     rng = random.Random(seed)
     report = SoakReport()
     folder = folder or Path(tempfile.mkdtemp(prefix="qs-soak-"))
@@ -234,6 +237,8 @@ def run_soak(
         exec_engine={
             "open_check_interval_secs": exec_checks,
             "position_check_interval_secs": exec_checks,
+            "purge_interval_mins": purge_buffer_mins,
+            "purge_buffer_mins": purge_buffer_mins,
         },
     )
     sup = Supervisor(config, folder, watchdog_secs)
@@ -443,6 +448,13 @@ def main() -> int:
         "(0: off, like the test harness)",
     )
     parser.add_argument(
+        "--purge-buffer-mins",
+        type=int,
+        default=1,
+        help="exec_engine purge interval and buffer in minutes (shipped: 15 and 120; a soak "
+        "replays a day in ~30 s, so the default 1 lets the purge work within the run)",
+    )
+    parser.add_argument(
         "--faults",
         default=",".join(FAULTS),
         help="comma-separated fault kinds to draw from (default: all); without node_kill one "
@@ -468,6 +480,7 @@ def main() -> int:
         folder=args.folder,
         exec_checks=args.exec_checks or None,
         faults=faults,
+        purge_buffer_mins=args.purge_buffer_mins,
     )
     print(format_report(report))
     return 1 if report.violations else 0

@@ -67,6 +67,8 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
         "open_check_interval_secs",
         "position_check_interval_secs",
         "inflight_check_interval_ms",
+        "purge_interval_mins",
+        "purge_buffer_mins",
     ),
     "cache": ("redis",),
     "logging": ("level", "file_level", "directory", "max_file_mb", "backup_count", "colors"),

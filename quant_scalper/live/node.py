@@ -317,6 +317,16 @@ def build_node_config(settings: LiveSettings, contract: LiveContract) -> Any:
         inflight_check_threshold_ms=engine.inflight_check_threshold_ms,
         open_check_interval_secs=engine.open_check_interval_secs,
         position_check_interval_secs=engine.position_check_interval_secs,
+        # Closed orders and positions leave the in-memory cache once closed for the buffer
+        # (kept in Redis: purge_from_database stays False). The buffer outlasts the 60-minute
+        # lookback of Nautilus's position and open-order checks, so a fill they fetch again
+        # always finds its order.
+        purge_closed_orders_interval_mins=engine.purge_interval_mins,
+        purge_closed_orders_buffer_mins=engine.purge_buffer_mins,
+        purge_closed_positions_interval_mins=engine.purge_interval_mins,
+        purge_closed_positions_buffer_mins=engine.purge_buffer_mins,
+        purge_account_events_interval_mins=engine.purge_interval_mins,
+        purge_account_events_lookback_mins=engine.purge_buffer_mins,
     )
     cache = None
     if settings.redis is not None:

@@ -62,6 +62,8 @@ def test_missing_account_variable_names_it(monkeypatch: pytest.MonkeyPatch) -> N
         ("strategy", "instrument_id", "MES.GLOBEX", r"strategy\.instrument_id"),
         ("instrument", "contract_month", "2026-11", r"instrument\.contract_month"),
         ("exec_engine", "reconciliation_lookback_mins", 10, r"exec_engine\.reconciliation"),
+        ("exec_engine", "purge_buffer_mins", 0, r"exec_engine\.purge_buffer_mins"),
+        ("exec_engine", "purge_interval_mins", 0, r"exec_engine\.purge_interval_mins"),
         ("logging", "level", "LOUD", r"logging\.level"),
     ],
 )
@@ -147,3 +149,26 @@ def test_telegram_section_is_validated_and_adds_the_actor(tmp_path: Path) -> Non
     ):
         with pytest.raises(ConfigError, match=message):
             load_live_settings(write_config(tmp_path, 4002, telegram=bad))
+
+
+def test_the_cache_purge_reaches_nautilus_and_can_be_turned_off(tmp_path: Path) -> None:
+    """The shipped purge (every 15 min, closed for 120 min) is what LiveExecEngineConfig gets,
+    for orders, positions and account events; ``purge_interval_mins: null`` turns it off."""
+    from quant_scalper.live.node import build_node_config
+
+    settings = load_live_settings(REPO / "configs" / "live.paper.yaml")
+    engine = build_node_config(settings, select_contract(settings)).exec_engine
+    assert engine.purge_closed_orders_interval_mins == 15
+    assert engine.purge_closed_positions_interval_mins == 15
+    assert engine.purge_account_events_interval_mins == 15
+    assert engine.purge_closed_orders_buffer_mins == 120
+    assert engine.purge_closed_positions_buffer_mins == 120
+    assert engine.purge_account_events_lookback_mins == 120
+    assert engine.purge_from_database is False  # Redis keeps every order for a restart
+
+    off = load_live_settings(
+        write_config(tmp_path, 4002, exec_engine={"purge_interval_mins": None})
+    )
+    engine = build_node_config(off, select_contract(off)).exec_engine
+    assert engine.purge_closed_orders_interval_mins is None
+    assert engine.purge_closed_positions_interval_mins is None
