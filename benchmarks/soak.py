@@ -73,6 +73,7 @@ class SoakReport:
     latency: dict[str, Any] = field(default_factory=dict)
     loop_lag: dict[str, Any] = field(default_factory=dict)
     burst_messages: int = 0
+    heap_growth: list[str] = field(default_factory=list)  # --heap-sites: top growth lines
 
     @property
     def days(self) -> float:
@@ -212,13 +213,16 @@ def run_soak(
     echo: Any = print,
     exec_checks: float | None = None,
     purge_buffer_mins: int = 1,
+    heap_sites: bool = False,
 ) -> SoakReport:
     """Run the soak for ``minutes`` of wall time; returns the report. Faults are drawn at
     random (seeded) from ``faults``, or taken in turn with ``cycle``. ``exec_checks``: the
     node's ``exec_engine.open_check_interval_secs`` and ``position_check_interval_secs``
     (the shipped configs use 10 s; None, the test harness's default, turns both off).
     ``purge_buffer_mins``: the cache purge's buffer and interval (the shipped 120/15 minutes
-    would never purge within a run that replays a trading day in half a minute)."""
+    would never purge within a run that replays a trading day in half a minute).
+    ``heap_sites``: the node traces its heap (``metrics.tracemalloc``, 30 s warm-up) and the
+    report lists the source lines that grew most (slower: a diagnostic run)."""
     rng = random.Random(seed)
     report = SoakReport()
     folder = folder or Path(tempfile.mkdtemp(prefix="qs-soak-"))
@@ -234,6 +238,7 @@ def run_soak(
         peer.port,
         risk={"max_consecutive_losses": 1000, "daily_loss_limit_usd": 1_000_000},
         node={"resync_secs": 3},
+        **({"metrics": {"tracemalloc": True, "warmup_secs": 30}} if heap_sites else {}),
         exec_engine={
             "open_check_interval_secs": exec_checks,
             "position_check_interval_secs": exec_checks,
@@ -326,6 +331,7 @@ def run_soak(
                         report.rss = []
                     if health.get("rss_bytes"):
                         report.rss.append((fed["bars"], int(health["rss_bytes"])))
+                    report.heap_growth = health.get("heap_growth") or report.heap_growth
                     report.latency = status.get("latency") or report.latency
                     report.loop_lag = health.get("loop_lag") or report.loop_lag
             if now >= next_fault and sup.ready:
@@ -424,6 +430,7 @@ def format_report(report: SoakReport) -> str:
             f"latency {stage:<20} n={s['count']:<5} p50 {s['p50_us']} us, p99 {s['p99_us']} us, "
             f"max {s['max_us']} us"
         )
+    lines.extend(f"heap growth since warm-up: {site}" for site in report.heap_growth)
     lines.extend(f"VIOLATION: {v}" for v in report.violations)
     return "\n".join(lines)
 
@@ -455,6 +462,12 @@ def main() -> int:
         "replays a day in ~30 s, so the default 1 lets the purge work within the run)",
     )
     parser.add_argument(
+        "--heap-sites",
+        action="store_true",
+        help="trace the node's Python heap (metrics.tracemalloc) and list the source lines "
+        "that grew most since warm-up (slower: a diagnostic run)",
+    )
+    parser.add_argument(
         "--faults",
         default=",".join(FAULTS),
         help="comma-separated fault kinds to draw from (default: all); without node_kill one "
@@ -481,6 +494,7 @@ def main() -> int:
         exec_checks=args.exec_checks or None,
         faults=faults,
         purge_buffer_mins=args.purge_buffer_mins,
+        heap_sites=args.heap_sites,
     )
     print(format_report(report))
     return 1 if report.violations else 0

@@ -36,6 +36,7 @@ from nautilus_trader.model.events import (
 )
 from nautilus_trader.model.identifiers import InstrumentId
 
+from quant_scalper.live.heap_growth import HeapGrowth
 from quant_scalper.live.latency import Histogram, LatencyRecorder
 from quant_scalper.node_thread import node_loop
 from quant_scalper.topics import (
@@ -45,6 +46,8 @@ from quant_scalper.topics import (
     RISK_TRIP_TOPIC,
     SIGNAL_TIMING_TOPIC,
 )
+
+HEAP_GROWTH_EVERY_SECS = 60.0  # tracemalloc mode: how often the growth sites are listed
 
 _OUTCOMES = {
     OrderSubmitted: "submitted",
@@ -94,6 +97,7 @@ class HealthMonitor:
         self.rss_now = rss_bytes()
         self.last_bar_ts_init: int | None = None
         self.bars = 0
+        self.heap_growth: list[str] = []  # tracemalloc only: top growth sites since warm-up
         self.queues: dict[str, Callable[[], tuple[int, int] | None]] = {}
         self._alerting: set[str] = set()
 
@@ -176,6 +180,7 @@ class HealthMonitor:
                 "rss_bytes": self.rss_now,
                 "rss_warmup_bytes": self.rss_warmup,
                 "python_heap_bytes": heap,
+                "heap_growth": self.heap_growth,
                 "loop_lag": {**self.loop_lag.summary(), "max_us": self.loop_lag_max_ns / 1e3},
                 "bars": self.bars,
                 "last_bar_age_secs": None if age is None else round(age, 3),
@@ -246,6 +251,8 @@ class NodeHealth(Actor):
         )
         self._ticks = 0
         self._day_pnl: Decimal | None = None
+        self._heap = HeapGrowth()
+        self._heap_at = 0.0
 
     def on_start(self) -> None:
         """Subscribe, start the loop-lag probe and the metrics endpoint, arm the timer."""
@@ -353,6 +360,8 @@ class NodeHealth(Actor):
             self._alert(self.monitor.check_rss())
             if self._ticks % 5 == 1:
                 self._day_pnl = self._read_day_pnl()
+            if tracemalloc.is_tracing() and self.monitor.rss_warmup is not None:
+                self._heap_growth()
             summary = self.monitor.summary(self.clock.timestamp_ns())
             health = summary["health"]
             health["position"] = self.position()
@@ -361,6 +370,16 @@ class NodeHealth(Actor):
             self.msgbus.publish(HEALTH_TOPIC, summary)
         except Exception as exc:
             self.log.warning(f"Health summary failed: {type(exc).__name__}: {exc}")
+
+    def _heap_growth(self) -> None:
+        """tracemalloc mode: the warm-up snapshot, then the top growth sites once a minute
+        (a snapshot of a large heap takes a few hundred ms: diagnostics, not for production)."""
+        if not self._heap.has_baseline:
+            self._heap.baseline()
+            self._heap_at = time.monotonic()
+        elif time.monotonic() - self._heap_at >= HEAP_GROWTH_EVERY_SECS:
+            self.monitor.heap_growth = self._heap.top()
+            self._heap_at = time.monotonic()
 
     def position(self) -> float | None:
         """The net position of the traded instrument (None when not configured)."""
