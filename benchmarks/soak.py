@@ -419,6 +419,12 @@ def format_report(report: SoakReport) -> str:
             f"slope {(r1 - r0) / 2**20 / days:+.2f} MiB per simulated day "
             f"({(r1 - r0) / max(r0, 1):+.1%})"
         )
+        samples = report.rss[min(len(report.rss) - 1, 10) :]
+        marks = [samples[round(q * (len(samples) - 1))] for q in (0, 0.25, 0.5, 0.75, 1)]
+        lines.append(  # a plateau (allocator, caches filling) vs a steady climb (a leak)
+            "RSS over the run (day: MiB) "
+            + ", ".join(f"{b / BARS_PER_DAY:.1f}: {r / 2**20:.1f}" for b, r in marks)
+        )
     if report.loop_lag:
         lines.append(
             f"event-loop lag p99 {report.loop_lag.get('p99_us')} us, "
