@@ -214,6 +214,7 @@ def run_soak(
     exec_checks: float | None = None,
     purge_buffer_mins: int = 1,
     heap_sites: bool = False,
+    file_level: str = "DEBUG",
 ) -> SoakReport:
     """Run the soak for ``minutes`` of wall time; returns the report. Faults are drawn at
     random (seeded) from ``faults``, or taken in turn with ``cycle``. ``exec_checks``: the
@@ -222,7 +223,8 @@ def run_soak(
     ``purge_buffer_mins``: the cache purge's buffer and interval (the shipped 120/15 minutes
     would never purge within a run that replays a trading day in half a minute).
     ``heap_sites``: the node traces its heap (``metrics.tracemalloc``, 30 s warm-up) and the
-    report lists the source lines that grew most (slower: a diagnostic run)."""
+    report lists the source lines that grew most (slower: a diagnostic run). ``file_level``:
+    the node's log file level (DEBUG, as the live tests: every event, for tracing)."""
     rng = random.Random(seed)
     report = SoakReport()
     folder = folder or Path(tempfile.mkdtemp(prefix="qs-soak-"))
@@ -238,6 +240,7 @@ def run_soak(
         peer.port,
         risk={"max_consecutive_losses": 1000, "daily_loss_limit_usd": 1_000_000},
         node={"resync_secs": 3},
+        logging={"file_level": file_level},
         **({"metrics": {"tracemalloc": True, "warmup_secs": 30}} if heap_sites else {}),
         exec_engine={
             "open_check_interval_secs": exec_checks,
@@ -468,6 +471,12 @@ def main() -> int:
         "replays a day in ~30 s, so the default 1 lets the purge work within the run)",
     )
     parser.add_argument(
+        "--log-file-level",
+        default="DEBUG",
+        help="the node's log file level (DEBUG: every event, for tracing a violation; the "
+        "shipped configs log INFO)",
+    )
+    parser.add_argument(
         "--heap-sites",
         action="store_true",
         help="trace the node's Python heap (metrics.tracemalloc) and list the source lines "
@@ -501,6 +510,7 @@ def main() -> int:
         faults=faults,
         purge_buffer_mins=args.purge_buffer_mins,
         heap_sites=args.heap_sites,
+        file_level=args.log_file_level,
     )
     print(format_report(report))
     return 1 if report.violations else 0
