@@ -11,7 +11,8 @@ drawn with a seeded RNG from: gateway restart (socket closed ``--outage`` s), 11
 and a quote burst (``--burst-rate`` msgs/s for ``--burst-secs``).
 
 Every ``--check-every`` seconds: node alive and heartbeating; node position = peer position
-(a mismatch lasting longer than ``--grace`` s is a violation); no order reference placed twice
+(a mismatch lasting longer than ``--grace`` s while the node reports its IB link up, status.json
+``broker.connected``, is a violation); no order reference placed twice
 under two order ids; when both are flat and quiet, the risk state's realized P&L of the day
 equals the P&L of the peer's fills net of their fees. Prints a report and exits 1 on any
 violation.
@@ -270,7 +271,7 @@ def run_soak(
     feeder.start()
     next_fault = start + fault_every
     next_check = start + check_every
-    mismatch_since: float | None = None
+    mismatch_secs = 0.0  # how long node and peer positions differed with the link up
     generation_seen = 0
     pnl_bad: tuple | None = None
     orders_seen, orders_moved_at = 0, start  # a node that holds for good trades nothing
@@ -302,13 +303,19 @@ def run_soak(
                     ours = node_position(status)
                     theirs = sum(snap.positions.values(), Decimal(0))
                     report.position_checks += 1
+                    # The clock runs only while the node reports its IB link up: while it is
+                    # down (an outage, the adapter's reconnect) the node cannot know a fill.
+                    linked = (status.get("broker") or {}).get("connected", True)
                     if ours != theirs:
-                        mismatch_since = mismatch_since or now
-                        if now - mismatch_since > grace:
-                            _violation(f"position: node {ours} vs peer {theirs} for > {grace:g} s")
-                            mismatch_since = now
+                        mismatch_secs += check_every if linked else 0.0
+                        if mismatch_secs > grace:
+                            _violation(
+                                f"position: node {ours} vs peer {theirs} for > {grace:g} s "
+                                "with the IB link up"
+                            )
+                            mismatch_secs = 0.0
                     else:
-                        mismatch_since = None
+                        mismatch_secs = 0.0
                         quiet = not status["open_orders"] and not status.get("orders_in_flight")
                         # Quiet: while an order of ours is unacknowledged its fills may still be
                         # on the way (a quote burst delayed one by 17 s in the 70-fault run).

@@ -22,7 +22,7 @@ from quant_scalper.risk.state_folder import (
     ensure_private_dir,
     write_file_atomic,
 )
-from quant_scalper.topics import HEALTH_TOPIC
+from quant_scalper.topics import CONNECTION_TOPIC, HEALTH_TOPIC, POSITION_SYNC_TOPIC
 
 STATUS_FILE = "status.json"
 
@@ -56,6 +56,10 @@ class NodeStatus(Actor):
         self._last_bar: Bar | None = None
         self._bars = 0
         self._health: dict[str, Any] = {}  # the health actor's last summary (HEALTH_TOPIC)
+        # The broker link as the node sees it: up since the node was built, then each
+        # CONNECTION_TOPIC change, and the last comparison with IB's position after a reconnect
+        self._broker: dict[str, Any] = {"connected": True, "since": _now_iso()}
+        self._position_sync: dict[str, Any] | None = None
 
     def on_start(self) -> None:
         """Create the folder, subscribe the bars (if any) and start the timer."""
@@ -64,6 +68,8 @@ class NodeStatus(Actor):
         if self.config.bar_type:
             self.subscribe_bars(BarType.from_str(self.config.bar_type))
         self.msgbus.subscribe(HEALTH_TOPIC, self._on_health)
+        self.msgbus.subscribe(CONNECTION_TOPIC, self._on_connection)
+        self.msgbus.subscribe(POSITION_SYNC_TOPIC, self._on_position_sync)
         self.clock.set_timer(
             f"status-{self.id}",
             timedelta(seconds=self.config.interval_secs),
@@ -79,6 +85,20 @@ class NodeStatus(Actor):
     def _on_health(self, summary: dict[str, Any]) -> None:
         """Keep the health actor's latest summary for the next snapshot."""
         self._health = summary
+
+    def _on_connection(self, message: dict[str, Any]) -> None:
+        """Record a broker link change (the connection watch's message)."""
+        connected = bool(message.get("connected"))
+        if connected != self._broker.get("connected"):
+            self._broker = {"connected": connected, "since": _now_iso()}
+
+    def _on_position_sync(self, message: dict[str, Any]) -> None:
+        """Record the last comparison of IB's position with the node's."""
+        self._position_sync = {
+            "matched": bool(message.get("matched")),
+            "detail": str(message.get("detail", "")),
+            "at": _now_iso(),
+        }
 
     def on_stop(self) -> None:
         """A last snapshot, marked stopped."""
@@ -122,6 +142,7 @@ class NodeStatus(Actor):
             "open_orders": orders,
             "orders_in_flight": in_flight,
             "orders_total": len(self.cache.orders()),
+            "broker": {**self._broker, "position_sync": self._position_sync},
             "bars_received": self._bars,
             "last_bar": None
             if bar is None
@@ -129,3 +150,7 @@ class NodeStatus(Actor):
             "latency": self._health.get("latency"),
             "health": self._health.get("health"),
         }
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()

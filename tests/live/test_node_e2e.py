@@ -489,6 +489,7 @@ def _target_fills_while_the_gateway_is_down(
     peer.hold_positions = True
     peer.stop()
     node.wait_log(r"IB disconnected: holding orders; the bracket at IB protects", STEP)
+    node.wait_status(lambda s: s["broker"]["connected"] is False, STEP, "status: link down")
     peer.push(candles_from_closes([scenario.DROP])[0], scenario.take_profit_candle())
     assert peer.snapshot().positions == {}  # flat at IB: the target filled
     peer.start()
@@ -579,6 +580,14 @@ def test_exit_after_an_outage_waits_for_ibs_position_past_the_resync_period(
         peer.release_positions()
         node.wait_log(r"Position resynced with IB: MES\w+: IB and the node both hold flat", 45)
         node.wait_status(lambda s: not s["positions"], STEP, "the node to learn it is flat")
+        node.wait_status(  # what an operator (and the soak) reads of the link
+            lambda s: (
+                s["broker"]["connected"] and (s["broker"]["position_sync"] or {}).get("matched")
+            ),
+            STEP,
+            "status: link up and IB's position matched",
+        )
+        assert "both hold flat" in node.status()["broker"]["position_sync"]["detail"]
         bars = node.status()["bars_received"]
         peer.push(*candles_from_closes([5001.0, 5000.5]))
         node.wait_status(lambda s: s["bars_received"] > bars, STEP, "bars after the resync")
