@@ -70,6 +70,12 @@ def test_stop_filled_while_the_node_is_down_is_booked_once(
         assert Decimal(state["realized_pnl"]) == STOP_LOSS_NET, state
         assert state["trades_today"] == 1 and state["consecutive_losses"] == 1
         assert len(state["booked_trades"]) == 1
+        # On the second restart the file already holds the trade, so the wait above returns at
+        # once: let the node run a health tick (>= 1 s, past its start-up replay) before
+        # judging "not counted again" and stopping it. A SIGTERM within ~50 ms of RUNNING exits
+        # 130, not 0 (seen once in CI; the signal lands inside a task step): noted, not fixed.
+        again.wait_status(lambda s: s.get("health") is not None, STEP, "a health tick")
+        assert len(_risk_state(again)["booked_trades"]) == 1
         assert again.stop() == 0
         assert _risk_state(again)["trades_today"] == 1
 
